@@ -1,0 +1,115 @@
+//! The timeline: every change to a report is an append-only event saying who, when, what, from
+//! which channel, and whether the beneficiary may see it.
+
+use crate::rating::{ClosureRating, InteractionRating};
+use crate::report::Assignment;
+use crate::vocabulary::{Channel, ContactKind, Priority, Status};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// What someone may do depends on their role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The citizen or resident who opened the report, proven by the report's phone number.
+    Beneficiary,
+    /// A call-center agent.
+    Agent,
+    /// Department staff and field teams.
+    Staff,
+    Supervisor,
+    Admin,
+    /// An outside system holding an Open311 API key: it may open reports and read, nothing more.
+    Integration,
+    /// Balagh itself (timers, automatic closure).
+    System,
+}
+
+impl Role {
+    pub const ALL: &'static [Role] = &[Role::Beneficiary, Role::Agent, Role::Staff, Role::Supervisor, Role::Admin, Role::Integration, Role::System];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Beneficiary => "beneficiary",
+            Role::Agent => "agent",
+            Role::Staff => "staff",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+            Role::Integration => "integration",
+            Role::System => "system",
+        }
+    }
+
+    pub fn parse(input: &str) -> Option<Role> {
+        Role::ALL.iter().copied().find(|r| r.as_str() == input)
+    }
+
+    /// Staff-side roles see personal data and internal notes.
+    pub fn is_staff_side(self) -> bool {
+        matches!(self, Role::Agent | Role::Staff | Role::Supervisor | Role::Admin | Role::System)
+    }
+}
+
+/// Who did something: a role and, for people and systems with names, their id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub role: Role,
+    pub id: Option<String>,
+    /// The department a staff member belongs to; staff act only on their department's reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+}
+
+impl Actor {
+    pub fn beneficiary() -> Self {
+        Self { role: Role::Beneficiary, id: None, department: None }
+    }
+
+    pub fn system() -> Self {
+        Self { role: Role::System, id: None, department: None }
+    }
+
+    pub fn new(role: Role, id: impl Into<String>) -> Self {
+        Self { role, id: Some(id.into()), department: None }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    Created { kind: ContactKind, service_code: String, priority: Priority },
+    StatusChanged { from: Status, to: Status },
+    Assigned { assignment: Assignment },
+    Commented,
+    FollowedUp { n_follow_ups: u32 },
+    InteractionRated { rating: InteractionRating },
+    ClosureRated { rating: ClosureRating },
+}
+
+impl EventKind {
+    /// The stable name stored beside the event and shown in timelines.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Created { .. } => "created",
+            EventKind::StatusChanged { .. } => "status_changed",
+            EventKind::Assigned { .. } => "assigned",
+            EventKind::Commented => "commented",
+            EventKind::FollowedUp { .. } => "followed_up",
+            EventKind::InteractionRated { .. } => "interaction_rated",
+            EventKind::ClosureRated { .. } => "closure_rated",
+        }
+    }
+}
+
+/// One entry of a report's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: Timestamp,
+    pub actor: Actor,
+    pub channel: Channel,
+    /// Public events are shown to the beneficiary and in Open311 updates; internal ones to staff only.
+    pub public: bool,
+    pub kind: EventKind,
+    pub note: Option<String>,
+}

@@ -1,0 +1,91 @@
+//! Where a report is: WGS84 coordinates, address text, city and district, and the Saudi national
+//! address short code.
+
+use crate::error::FieldError;
+use serde::{Deserialize, Serialize};
+
+/// A WGS84 point; latitude in [-90, 90], longitude in [-180, 180], both finite.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Coordinates {
+    lat: f64,
+    lon: f64,
+}
+
+impl Coordinates {
+    pub fn new(lat: f64, lon: f64) -> Result<Self, FieldError> {
+        if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+            return Err(FieldError::new("lat", "latitude_out_of_range", format!("latitude {lat} must be between -90 and 90")));
+        }
+        if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+            return Err(FieldError::new("long", "longitude_out_of_range", format!("longitude {lon} must be between -180 and 180")));
+        }
+        Ok(Self { lat, lon })
+    }
+
+    pub fn lat(self) -> f64 {
+        self.lat
+    }
+
+    pub fn lon(self) -> f64 {
+        self.lon
+    }
+}
+
+/// A Saudi national address short code: four letters and four digits, such as `RRRD2929`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShortAddress(String);
+
+impl ShortAddress {
+    pub fn parse(field: &str, input: &str) -> Result<Self, FieldError> {
+        let upper = crate::digits::to_ascii_digits(input.trim()).to_ascii_uppercase().replace(' ', "");
+        let bytes = upper.as_bytes();
+        if bytes.len() == 8 && bytes[..4].iter().all(u8::is_ascii_uppercase) && bytes[4..].iter().all(u8::is_ascii_digit) {
+            Ok(Self(upper))
+        } else {
+            Err(FieldError::new(field, "invalid_short_address", format!("'{}' is not a national address short code (four letters then four digits, e.g. RRRD2929)", input.trim())))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Everything known about where a report is; at least one part is present when the service needs a
+/// location.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Location {
+    pub coordinates: Option<Coordinates>,
+    pub address: Option<String>,
+    /// Open311 `address_id`: an identifier from the municipality's address system.
+    pub address_id: Option<String>,
+    pub city: Option<String>,
+    pub district: Option<String>,
+    pub short_address: Option<ShortAddress>,
+}
+
+impl Location {
+    pub fn is_empty(&self) -> bool {
+        self.coordinates.is_none() && self.address.is_none() && self.address_id.is_none() && self.short_address.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coordinates_outside_wgs84_are_refused() {
+        assert!(Coordinates::new(26.43, 50.10).is_ok());
+        assert_eq!(Coordinates::new(91.0, 0.0).unwrap_err().field, "lat");
+        assert_eq!(Coordinates::new(0.0, -180.5).unwrap_err().field, "long");
+        assert!(Coordinates::new(f64::NAN, 0.0).is_err());
+        assert!(Coordinates::new(0.0, f64::INFINITY).is_err());
+    }
+
+    #[test]
+    fn short_address_is_four_letters_then_four_digits() {
+        assert_eq!(ShortAddress::parse("short_address", "rrrd 2929").unwrap().as_str(), "RRRD2929");
+        assert!(ShortAddress::parse("short_address", "RRR2929").is_err());
+    }
+}
