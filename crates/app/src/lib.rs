@@ -1,1 +1,61 @@
-//! placeholder
+//! Balagh's application services: the use cases that every channel (JSON API, Open311, pages, IVR,
+//! messaging, staff console) calls. Each takes validated or raw input, asks the domain to decide,
+//! and has the store persist the outcome in one transaction. No HTTP here, and no SQL.
+
+pub mod clock;
+pub mod error;
+pub mod keys;
+pub mod reports;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::AppError;
+pub use reports::{Opened, ReportQuery};
+
+use balagh_domain::Catalogue;
+use balagh_store::Store;
+use std::sync::Arc;
+
+/// The application: the store, the catalogue in force and the clock. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    catalogue: Arc<Catalogue>,
+    clock: Arc<dyn Clock>,
+}
+
+impl App {
+    pub fn new(store: Store, catalogue: Catalogue, clock: Arc<dyn Clock>) -> Self {
+        Self { store, catalogue: Arc::new(catalogue), clock }
+    }
+
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
+    /// The database answers and its schema is current.
+    pub async fn is_ready(&self) -> bool {
+        matches!(self.store.is_ready().await, Ok(true))
+    }
+}
+
+/// The catalogue in force: the newest stored version, or `default_toml` stored as the first version
+/// when the database has none (first start).
+pub async fn load_catalogue(store: &Store, default_toml: &str, now: jiff::Timestamp) -> Result<Catalogue, AppError> {
+    if let Some(document) = store.db.latest_catalogue().await? {
+        return Catalogue::from_toml(&document).map_err(|e| AppError::Invalid(e.into()));
+    }
+    let catalogue = Catalogue::from_toml(default_toml).map_err(|e| AppError::Invalid(e.into()))?;
+    store.db.save_catalogue(default_toml, now).await?;
+    Ok(catalogue)
+}
+
+/// Validates and stores a catalogue document as the one in force (used by `catalogue import`).
+pub async fn import_catalogue(store: &Store, document: &str, now: jiff::Timestamp) -> Result<Catalogue, AppError> {
+    let catalogue = Catalogue::from_toml(document).map_err(|e| AppError::Invalid(e.into()))?;
+    store.db.save_catalogue(document, now).await?;
+    Ok(catalogue)
+}

@@ -112,6 +112,34 @@ pub struct Transition {
     pub at: Timestamp,
 }
 
+impl Transition {
+    /// The report as it is after this transition.
+    pub fn applied_to(&self, report: &Report) -> Report {
+        let mut next = report.clone();
+        next.status = self.to;
+        next.updated_at = self.at;
+        if let Some(assignment) = &self.assignment {
+            next.assignment = assignment.clone();
+        }
+        if self.status_note.is_some() {
+            next.status_note = self.status_note.clone();
+        }
+        if self.duplicate_of.is_some() {
+            next.duplicate_of = self.duplicate_of;
+        }
+        match self.to {
+            Status::Resolved => next.resolved_at = Some(self.at),
+            Status::Closed | Status::Rejected | Status::Duplicate => next.closed_at = Some(self.at),
+            Status::Reopened => {
+                next.resolved_at = None;
+                next.closed_at = None;
+            }
+            _ => {}
+        }
+        next
+    }
+}
+
 /// Why a command was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum TransitionError {
@@ -289,6 +317,8 @@ mod tests {
         let resolved = apply(&report(Status::InProgress), Command::Resolve { resolution: "filled".into() }, &s, Channel::Api, Timestamp::UNIX_EPOCH).unwrap();
         assert_eq!(resolved.status_note.as_deref(), Some("filled"));
         assert!(resolved.events[0].public);
+        let after = resolved.applied_to(&report(Status::InProgress));
+        assert_eq!((after.status, after.resolved_at, after.status_note.as_deref()), (Status::Resolved, Some(Timestamp::UNIX_EPOCH), Some("filled")));
     }
 
     #[test]

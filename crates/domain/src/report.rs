@@ -235,6 +235,34 @@ impl NewReport {
     }
 }
 
+impl NewReport {
+    /// The stored report this becomes once it has its id, at `now`.
+    pub fn into_report(self, id: ReportId, now: Timestamp, expected_at: Option<Timestamp>) -> Report {
+        Report {
+            id,
+            kind: self.kind,
+            service_code: self.service_code,
+            description: self.description,
+            priority: self.priority,
+            status: Status::New,
+            location: self.location,
+            contact: self.contact,
+            channel: self.channel,
+            assignment: Assignment { department: self.department, team: None, user: None },
+            media: self.media,
+            attributes: self.attributes,
+            status_note: None,
+            duplicate_of: None,
+            n_follow_ups: 0,
+            created_at: now,
+            updated_at: now,
+            resolved_at: None,
+            closed_at: None,
+            expected_at,
+        }
+    }
+}
+
 /// Who is working a report.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Assignment {

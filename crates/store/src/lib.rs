@@ -1,1 +1,126 @@
-//! placeholder
+//! Balagh's persistence on SQLite (the embedded default) and PostgreSQL through one code path:
+//! queries are written once with sea-query and rendered per backend (`db`), the schema is one
+//! append-only list of migrations (`schema`), and report intake commits in groups (`intake`).
+//! Only this crate knows SQL.
+
+pub mod api_keys;
+pub mod catalogue;
+pub mod db;
+pub mod intake;
+pub mod ratings;
+pub mod reports;
+pub mod rows;
+pub mod schema;
+
+pub use db::{Backend, Db};
+pub use intake::{IdempotencyKey, Intake, IntakeOutcome, IntakeRecord, SeedReport};
+pub use ratings::{Rating, RatingRecord};
+pub use reports::{BoundingBox, Cursor, ReportChange, ReportFilter};
+pub use rows::StoredEvent;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a store operation failed. Cloneable, so one failed batch can answer every caller in it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the report kept changing under us; try again")]
+    Contention,
+    #[error("the store is shutting down")]
+    ShuttingDown,
+    #[error("invalid database url: {0}")]
+    Url(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+/// The store: the database and the intake writers in front of it.
+#[derive(Clone)]
+pub struct Store {
+    pub db: Db,
+    pub intake: Intake,
+    ids: Arc<intake::IdAllocator>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.db.backend()).finish_non_exhaustive()
+    }
+}
+
+/// Connection pool sizes.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self { max_connections: 16 }
+    }
+}
+
+impl Store {
+    /// Opens the database named by `url`: `sqlite://PATH` (created if missing; WAL, synchronous=FULL)
+    /// or `postgres://…`. Does not migrate.
+    pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreError> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new().max_connections(options.max_connections).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+            Db::Pg(pool)
+        } else if url.starts_with("sqlite:") {
+            let base = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Url(e.to_string()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let writer = SqlitePoolOptions::new().max_connections(1).connect_with(base.clone()).await?;
+            let readers = SqlitePoolOptions::new().max_connections(options.max_connections.clamp(1, 8)).connect_with(base.read_only(true)).await?;
+            Db::Lite { writer, readers }
+        } else {
+            return Err(StoreError::Url("expected sqlite://PATH or postgres://…".into()));
+        };
+        let writers = match db.backend() {
+            Backend::Postgres => 4,
+            Backend::Sqlite => 1,
+        };
+        let ids = Arc::new(intake::IdAllocator::default());
+        let intake = Intake::start(db.clone(), ids.clone(), writers);
+        Ok(Store { db, intake, ids })
+    }
+
+    /// Applies pending migrations; returns how many ran.
+    pub async fn migrate(&self, now: jiff::Timestamp) -> Result<usize, StoreError> {
+        schema::migrate(&self.db, rows::micros(now)).await
+    }
+
+    /// The database answers and its schema is current.
+    pub async fn is_ready(&self) -> Result<bool, StoreError> {
+        schema::is_current(&self.db).await
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    /// Fresh report ids for callers that store reports themselves (seeding).
+    pub async fn take_ids(&self, n: usize) -> Result<Vec<i64>, StoreError> {
+        self.ids.take(&self.db, n).await
+    }
+}

@@ -1,0 +1,254 @@
+//! The report use cases: open, read, list, transition, comment, follow up, rate, and the timeline.
+
+use crate::{App, AppError};
+use balagh_domain::error::FieldError;
+use balagh_domain::event::{Actor, Event, EventKind, Role};
+use balagh_domain::lifecycle::{self, Command};
+use balagh_domain::rating::{ClosureRating, InteractionRating};
+use balagh_domain::report::{Description, NewReport, Report, ReportDraft, ReportId};
+use balagh_domain::vocabulary::{Channel, Status};
+use balagh_domain::{PhoneNumber, TicketNumber};
+use balagh_store::{IdempotencyKey, IntakeOutcome, IntakeRecord, Rating, RatingRecord, ReportChange, ReportFilter, StoredEvent};
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+/// The outcome of opening a report.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub report: Report,
+    /// True when an earlier request with the same idempotency key created it.
+    pub replayed: bool,
+}
+
+/// A list request as channels give it: a store filter, restricted below by the viewer's role.
+pub type ReportQuery = ReportFilter;
+
+/// The longest idempotency key accepted.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+fn idempotency_key(actor: &Actor, key: Option<&str>, report: &NewReport) -> Result<Option<IdempotencyKey>, AppError> {
+    let Some(key) = key.map(str::trim).filter(|k| !k.is_empty()) else { return Ok(None) };
+    if key.len() > MAX_IDEMPOTENCY_KEY || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(FieldError::new("Idempotency-Key", "invalid_idempotency_key", format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters")).into());
+    }
+    // Keys are scoped by caller, so two clients cannot collide or probe each other's keys.
+    let scope = actor.id.as_deref().unwrap_or("public");
+    let fingerprint = hex::encode(Sha256::digest(format!("{report:?}").as_bytes()));
+    Ok(Some(IdempotencyKey { key: format!("{scope}:{key}"), fingerprint }))
+}
+
+impl App {
+    /// Opens a report (or complaint, inquiry, suggestion) from any channel. Returns once the report is
+    /// durably committed; a retry with the same idempotency key returns the original report.
+    pub async fn open_report(&self, draft: &ReportDraft, channel: Channel, actor: &Actor, idempotency: Option<&str>) -> Result<Opened, AppError> {
+        let report = NewReport::validate(draft, channel, self.catalogue())?;
+        let idempotency = idempotency_key(actor, idempotency, &report)?;
+        let now = self.now();
+        let event = Event {
+            at: now,
+            actor: actor.clone(),
+            channel,
+            public: true,
+            kind: EventKind::Created { kind: report.kind, service_code: report.service_code.clone(), priority: report.priority },
+            note: None,
+        };
+        let (kind, channel_name) = (report.kind.as_str(), channel.as_str());
+        let record = IntakeRecord { report, created_at: now, expected_at: None, event, idempotency };
+        match self.store.intake.submit(record).await? {
+            IntakeOutcome::Created(report) => {
+                metrics::counter!("balagh_reports_created_total", "channel" => channel_name, "kind" => kind).increment(1);
+                Ok(Opened { report: *report, replayed: false })
+            }
+            IntakeOutcome::Replayed(id) => Ok(Opened { report: self.report_by_id(id).await?, replayed: true }),
+            IntakeOutcome::KeyReused(_) => Err(AppError::Conflict {
+                code: "idempotency_key_reused",
+                message: "this Idempotency-Key was already used for a different request".into(),
+            }),
+        }
+    }
+
+    pub async fn report_by_id(&self, id: ReportId) -> Result<Report, AppError> {
+        self.store.db.report(id).await?.ok_or_else(|| AppError::not_found(format!("report {}", id.ticket())))
+    }
+
+    pub async fn report(&self, ticket: TicketNumber) -> Result<Report, AppError> {
+        self.report_by_id(ticket.report_id()).await
+    }
+
+    /// Reports matching `query`, newest first. Staff bound to a department see only its reports.
+    pub async fn list_reports(&self, mut query: ReportQuery, viewer: &Actor) -> Result<Vec<Report>, AppError> {
+        if viewer.role == Role::Staff
+            && let Some(department) = &viewer.department
+        {
+            query.departments = vec![department.clone()];
+        }
+        Ok(self.store.db.reports(&query).await?)
+    }
+
+    /// Moves a report through its lifecycle, as the domain allows for this actor.
+    pub async fn transition(&self, ticket: TicketNumber, command: Command, actor: &Actor, channel: Channel) -> Result<Report, AppError> {
+        if let Command::MarkDuplicate { original } = &command {
+            self.report_by_id(*original).await?;
+        }
+        if let Command::Assign { department, .. } = &command
+            && self.catalogue().department(department).is_none()
+        {
+            return Err(FieldError::new("department", "unknown_department", format!("department '{department}' is not in the catalogue")).into());
+        }
+        let now = self.now();
+        let outcome = self
+            .store
+            .db
+            .change_report(ticket.report_id(), |report| {
+                let transition = lifecycle::apply(report, command.clone(), actor, channel, now)?;
+                Ok::<_, AppError>(ReportChange { report: transition.applied_to(report), events: transition.events, ratings: vec![] })
+            })
+            .await
+            .map_err(|e| not_found_as_ticket(e, ticket))?;
+        let report = outcome?;
+        metrics::counter!("balagh_transitions_total", "to" => report.status.as_str()).increment(1);
+        Ok(report)
+    }
+
+    /// Adds a staff comment, public (the beneficiary sees it) or internal.
+    pub async fn comment(&self, ticket: TicketNumber, text: &str, public: bool, actor: &Actor, channel: Channel) -> Result<Report, AppError> {
+        if !actor.role.is_staff_side() {
+            return Err(AppError::Forbidden { code: "forbidden", message: format!("a {} may not comment; beneficiaries file a follow-up", actor.role.as_str()) });
+        }
+        let note = balagh_domain::report::required_note("text", text)?;
+        let now = self.now();
+        self.change(ticket, |report| {
+            lifecycle::check_department(report, actor)?;
+            let mut next = report.clone();
+            next.updated_at = now;
+            if public {
+                next.status_note = Some(note.clone());
+            }
+            let event = Event { at: now, actor: actor.clone(), channel, public, kind: EventKind::Commented, note: Some(note.clone()) };
+            Ok(ReportChange { report: next, events: vec![event], ratings: vec![] })
+        })
+        .await
+    }
+
+    /// Records a beneficiary's follow-up on his report ("I feel my report is being ignored"),
+    /// proven by the report's phone number.
+    pub async fn follow_up(&self, ticket: TicketNumber, phone: &str, text: Option<&str>, channel: Channel) -> Result<Report, AppError> {
+        let phone = PhoneNumber::parse("phone", phone)?;
+        let text = text.map(|t| Description::parse("text", t.trim())).transpose()?.filter(|t| !t.as_str().is_empty());
+        let now = self.now();
+        let report = self
+            .change(ticket, |report| {
+                check_beneficiary(report, &phone)?;
+                if report.status.is_terminal() {
+                    return Err(AppError::Conflict {
+                        code: "report_closed",
+                        message: format!("report {} is {}; a follow-up needs an open report (rate the closure as not fixed to reopen it)", report.ticket(), report.status),
+                    });
+                }
+                let mut next = report.clone();
+                next.n_follow_ups += 1;
+                next.updated_at = now;
+                let event = Event {
+                    at: now,
+                    actor: Actor::beneficiary(),
+                    channel,
+                    public: true,
+                    kind: EventKind::FollowedUp { n_follow_ups: next.n_follow_ups },
+                    note: text.as_ref().map(|t| t.as_str().to_owned()),
+                };
+                Ok(ReportChange { report: next, events: vec![event], ratings: vec![] })
+            })
+            .await?;
+        metrics::counter!("balagh_follow_ups_total", "channel" => channel.as_str()).increment(1);
+        Ok(report)
+    }
+
+    /// The beneficiary rates one contact: the agent's service and the quality of the answer.
+    pub async fn rate_interaction(&self, ticket: TicketNumber, phone: &str, rating: InteractionRating, channel: Channel) -> Result<Report, AppError> {
+        let phone = PhoneNumber::parse("phone", phone)?;
+        let now = self.now();
+        self.change(ticket, |report| {
+            check_beneficiary(report, &phone)?;
+            let event = Event { at: now, actor: Actor::beneficiary(), channel, public: false, kind: EventKind::InteractionRated { rating: rating.clone() }, note: None };
+            let record = RatingRecord { rating: Rating::Interaction(rating.clone()), channel, at: now };
+            Ok(ReportChange { report: report.clone(), events: vec![event], ratings: vec![record] })
+        })
+        .await
+    }
+
+    /// The beneficiary rates a resolved or closed report's closure: quality and speed. Accepting it
+    /// closes a resolved report; "not fixed" or a low quality reopens it. One rating per resolution.
+    pub async fn rate_closure(&self, ticket: TicketNumber, phone: &str, rating: ClosureRating, channel: Channel) -> Result<Report, AppError> {
+        let phone = PhoneNumber::parse("phone", phone)?;
+        if let Some(comment) = &rating.comment {
+            Description::parse("comment", comment)?;
+        }
+        let last_rated = self.store.db.last_closure_rating_at(ticket.report_id()).await?;
+        let now = self.now();
+        let beneficiary = Actor::beneficiary();
+        self.change(ticket, |report| {
+            check_beneficiary(report, &phone)?;
+            if !matches!(report.status, Status::Resolved | Status::Closed) {
+                return Err(AppError::Conflict { code: "not_resolved", message: format!("report {} is {}; closure can be rated once it is resolved", report.ticket(), report.status) });
+            }
+            let resolved_at = report.resolved_at.unwrap_or(report.created_at);
+            if last_rated.is_some_and(|at| at >= resolved_at) {
+                return Err(AppError::Conflict { code: "already_rated", message: format!("the closure of report {} was already rated", report.ticket()) });
+            }
+            let rated = Event { at: now, actor: beneficiary.clone(), channel, public: false, kind: EventKind::ClosureRated { rating: rating.clone() }, note: rating.comment.clone() };
+            let follow_on = if rating.reopens() {
+                let reason = if rating.not_fixed { "the beneficiary says it is not fixed".to_owned() } else { format!("the beneficiary rated the closure quality {}/5", rating.quality.value()) };
+                Some(Command::Reopen { reason })
+            } else if report.status == Status::Resolved {
+                Some(Command::Close)
+            } else {
+                None
+            };
+            let mut events = vec![rated];
+            let mut next = report.clone();
+            if let Some(command) = follow_on {
+                let transition = lifecycle::apply(report, command, &beneficiary, channel, now)?;
+                next = transition.applied_to(report);
+                events.extend(transition.events);
+            }
+            let record = RatingRecord { rating: Rating::Closure(rating.clone()), channel, at: now };
+            Ok(ReportChange { report: next, events, ratings: vec![record] })
+        })
+        .await
+    }
+
+    /// A report's timeline, oldest first: everything for staff, public events for everyone else.
+    pub async fn timeline(&self, ticket: TicketNumber, viewer: &Actor) -> Result<Vec<StoredEvent>, AppError> {
+        let report = self.report(ticket).await?;
+        let staff = viewer.role.is_staff_side();
+        if staff {
+            lifecycle::check_department(&report, viewer)?;
+        }
+        Ok(self.store.db.events(report.id, staff).await?)
+    }
+
+    /// Public updates across all reports in `[from, to]`, oldest first (Open311 update feeds).
+    pub async fn public_updates(&self, from: Timestamp, to: Timestamp, limit: u64) -> Result<Vec<StoredEvent>, AppError> {
+        Ok(self.store.db.public_events_between(from, to, limit).await?)
+    }
+
+    async fn change(&self, ticket: TicketNumber, decide: impl FnMut(&Report) -> Result<ReportChange, AppError>) -> Result<Report, AppError> {
+        self.store.db.change_report(ticket.report_id(), decide).await.map_err(|e| not_found_as_ticket(e, ticket))?
+    }
+}
+
+fn not_found_as_ticket(error: balagh_store::StoreError, ticket: TicketNumber) -> AppError {
+    match error {
+        balagh_store::StoreError::NotFound => AppError::not_found(format!("report {ticket}")),
+        other => other.into(),
+    }
+}
+
+/// The beneficiary proves the report is his with the phone number on it.
+fn check_beneficiary(report: &Report, phone: &PhoneNumber) -> Result<(), AppError> {
+    match &report.contact.phone {
+        Some(on_file) if on_file == phone => Ok(()),
+        Some(_) => Err(AppError::Forbidden { code: "phone_mismatch", message: "the phone number does not match this report".into() }),
+        None => Err(AppError::Forbidden { code: "no_phone_on_file", message: "this report has no phone number to verify you with; please call 940".into() }),
+    }
+}

@@ -1,0 +1,161 @@
+//! The two databases behind one interface: `Db` (a pool) and `Tx` (a transaction) run sea-query
+//! statements on PostgreSQL or SQLite, rendered with that backend's builder and bound natively.
+//! Everything above this module is written once.
+
+use crate::StoreError;
+use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+use sea_query_sqlx::SqlxBinder;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+// Every SQL string here is rendered by sea-query from typed statements, with values bound
+// separately, so asserting it safe is sound.
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Sqlite, SqlitePool};
+
+/// A row type readable from both databases (derive `sqlx::FromRow` on a struct of plain types).
+pub trait Row: for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin {}
+impl<T> Row for T where T: for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin {}
+
+/// The database: PostgreSQL, or SQLite with one writer connection and several readers.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Pg(PgPool),
+    Lite { writer: SqlitePool, readers: SqlitePool },
+}
+
+/// Which backend a statement is rendered for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Db {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Pg(_) => Backend::Postgres,
+            Db::Lite { .. } => Backend::Sqlite,
+        }
+    }
+
+    /// Starts a write transaction (on SQLite, on the single writer connection).
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Pg(pool) => Tx::Pg(pool.begin().await?),
+            Db::Lite { writer, .. } => Tx::Lite(writer.begin().await?),
+        })
+    }
+
+    /// Reads rows outside any transaction (on SQLite, from the reader connections).
+    pub async fn fetch_all<T: Row, S: SqlxBinder>(&self, stmt: &S) -> Result<Vec<T>, StoreError> {
+        Ok(match self {
+            Db::Pg(pool) => {
+                let (sql, values) = stmt.build_sqlx(PostgresQueryBuilder);
+                sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql), values).fetch_all(pool).await?
+            }
+            Db::Lite { readers, .. } => {
+                let (sql, values) = stmt.build_sqlx(SqliteQueryBuilder);
+                sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql), values).fetch_all(readers).await?
+            }
+        })
+    }
+
+    pub async fn fetch_optional<T: Row, S: SqlxBinder>(&self, stmt: &S) -> Result<Option<T>, StoreError> {
+        Ok(match self {
+            Db::Pg(pool) => {
+                let (sql, values) = stmt.build_sqlx(PostgresQueryBuilder);
+                sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql), values).fetch_optional(pool).await?
+            }
+            Db::Lite { readers, .. } => {
+                let (sql, values) = stmt.build_sqlx(SqliteQueryBuilder);
+                sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql), values).fetch_optional(readers).await?
+            }
+        })
+    }
+
+    /// Runs raw SQL text that is the same on both backends (schema statements, `SELECT 1`).
+    pub async fn execute_sql(&self, sql: &str) -> Result<(), StoreError> {
+        match self {
+            Db::Pg(pool) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(pool).await.map(drop)?,
+            Db::Lite { writer, .. } => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(writer).await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Pg(pool) => pool.close().await,
+            Db::Lite { writer, readers } => {
+                readers.close().await;
+                writer.close().await;
+            }
+        }
+    }
+}
+
+/// A transaction on either backend.
+pub enum Tx {
+    Pg(sqlx::Transaction<'static, Postgres>),
+    Lite(sqlx::Transaction<'static, Sqlite>),
+}
+
+impl Tx {
+    fn backend(&self) -> Backend {
+        match self {
+            Tx::Pg(_) => Backend::Postgres,
+            Tx::Lite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Executes a statement and returns the number of rows it affected.
+    pub async fn execute<S: SqlxBinder>(&mut self, stmt: &S) -> Result<u64, StoreError> {
+        Ok(match self {
+            Tx::Pg(tx) => {
+                let (sql, values) = stmt.build_sqlx(PostgresQueryBuilder);
+                sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut **tx).await?.rows_affected()
+            }
+            Tx::Lite(tx) => {
+                let (sql, values) = stmt.build_sqlx(SqliteQueryBuilder);
+                sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut **tx).await?.rows_affected()
+            }
+        })
+    }
+
+    pub async fn fetch_all<T: Row, S: SqlxBinder>(&mut self, stmt: &S) -> Result<Vec<T>, StoreError> {
+        Ok(match self {
+            Tx::Pg(tx) => {
+                let (sql, values) = stmt.build_sqlx(PostgresQueryBuilder);
+                sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql), values).fetch_all(&mut **tx).await?
+            }
+            Tx::Lite(tx) => {
+                let (sql, values) = stmt.build_sqlx(SqliteQueryBuilder);
+                sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql), values).fetch_all(&mut **tx).await?
+            }
+        })
+    }
+
+    pub async fn fetch_optional<T: Row, S: SqlxBinder>(&mut self, stmt: &S) -> Result<Option<T>, StoreError> {
+        Ok(self.fetch_all(stmt).await?.into_iter().next())
+    }
+
+    /// Runs raw SQL text that is the same on both backends.
+    pub async fn execute_sql(&mut self, sql: &str) -> Result<(), StoreError> {
+        match self {
+            Tx::Pg(tx) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut **tx).await.map(drop)?,
+            Tx::Lite(tx) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut **tx).await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    /// Commits durably: PostgreSQL's synchronous commit, SQLite's `synchronous=FULL`.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Pg(tx) => tx.commit().await?,
+            Tx::Lite(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.backend() == Backend::Postgres
+    }
+}

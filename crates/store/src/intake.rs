@@ -1,0 +1,277 @@
+//! Durable intake with group commit. Creates from every channel queue up here; a writer takes
+//! everything waiting (up to a batch) and stores the reports, their first events and their
+//! idempotency records in ONE transaction, so a single fsync acknowledges many reports. A caller
+//! hears back only after that commit. Ids come from blocks reserved in `id_blocks`, so several
+//! processes on one PostgreSQL never collide and the batch needs no round trip per report.
+
+use crate::db::{Db, Tx};
+use crate::rows::{EVENT_COLUMNS, REPORT_COLUMNS, event_values, micros, report_values};
+use crate::StoreError;
+use balagh_domain::event::Event;
+use balagh_domain::report::{NewReport, Report, ReportId};
+use balagh_domain::vocabulary::Status;
+use jiff::Timestamp;
+use sea_query::{Expr, ExprTrait, Query};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// A report to store, with what the store needs besides the report itself.
+#[derive(Debug, Clone)]
+pub struct IntakeRecord {
+    pub report: NewReport,
+    pub created_at: Timestamp,
+    pub expected_at: Option<Timestamp>,
+    /// The report's first timeline event.
+    pub event: Event,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// A client's `Idempotency-Key`, scoped by the caller, and a fingerprint of the request body: a retry
+/// with the same key and body gets the original report; the same key with another body is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// What happened to one create.
+#[derive(Debug, Clone)]
+pub enum IntakeOutcome {
+    Created(Box<Report>),
+    /// The key was seen before with the same request: this is the report it created.
+    Replayed(ReportId),
+    /// The key was seen before with a different request.
+    KeyReused(ReportId),
+}
+
+type Reply = oneshot::Sender<Result<IntakeOutcome, StoreError>>;
+
+/// The most reports committed in one transaction.
+pub const MAX_BATCH: usize = 256;
+/// Ids reserved from `id_blocks` at a time.
+const ID_BLOCK: i64 = 1000;
+
+/// Hands out report ids from reserved blocks.
+#[derive(Debug, Default)]
+pub struct IdAllocator {
+    next: std::sync::Mutex<(i64, i64)>,
+}
+
+impl IdAllocator {
+    /// `n` fresh ids; reserves a new block (in its own committed transaction) when needed.
+    pub async fn take(&self, db: &Db, n: usize) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::with_capacity(n);
+        loop {
+            {
+                let mut range = self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                while ids.len() < n && range.0 < range.1 {
+                    ids.push(range.0);
+                    range.0 += 1;
+                }
+            }
+            if ids.len() == n {
+                return Ok(ids);
+            }
+            let wanted = Ord::max(ID_BLOCK, (n - ids.len()) as i64);
+            let end = reserve_ids(db, wanted).await?;
+            let mut range = self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            *range = (end - wanted, end);
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct NextId {
+    next_id: i64,
+}
+
+/// Moves the `reports` id counter on by `n` and returns its new value: ids `[value - n, value)` are ours.
+pub(crate) async fn reserve_ids(db: &Db, n: i64) -> Result<i64, StoreError> {
+    let mut tx = db.begin().await?;
+    let update = Query::update()
+        .table("id_blocks")
+        .value("next_id", Expr::col("next_id").add(n))
+        .and_where(Expr::col("name").eq("reports"))
+        .returning_col("next_id")
+        .to_owned();
+    let next = tx.fetch_optional::<NextId, _>(&update).await?.ok_or_else(|| StoreError::Corrupt("id_blocks has no 'reports' row".into()))?;
+    tx.commit().await?;
+    Ok(next.next_id)
+}
+
+/// The queue in front of the intake writers.
+#[derive(Clone)]
+pub struct Intake {
+    sender: mpsc::Sender<(IntakeRecord, Reply)>,
+}
+
+impl Intake {
+    /// Starts `writers` writer tasks (one for SQLite, a few for PostgreSQL).
+    pub fn start(db: Db, ids: Arc<IdAllocator>, writers: usize) -> Intake {
+        let (sender, receiver) = mpsc::channel::<(IntakeRecord, Reply)>(MAX_BATCH * 8);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..writers.max(1) {
+            let (db, ids, receiver) = (db.clone(), ids.clone(), receiver.clone());
+            tokio::spawn(async move {
+                loop {
+                    let mut batch = Vec::new();
+                    {
+                        let mut receiver = receiver.lock().await;
+                        if receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                            return;
+                        }
+                    }
+                    commit_batch(&db, &ids, batch).await;
+                }
+            });
+        }
+        Intake { sender }
+    }
+
+    /// Stores one report; returns once it is durably committed.
+    pub async fn submit(&self, record: IntakeRecord) -> Result<IntakeOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender.send((record, reply)).await.map_err(|_| StoreError::ShuttingDown)?;
+        answer.await.map_err(|_| StoreError::ShuttingDown)?
+    }
+}
+
+async fn commit_batch(db: &Db, ids: &IdAllocator, batch: Vec<(IntakeRecord, Reply)>) {
+    let records: Vec<&IntakeRecord> = batch.iter().map(|(r, _)| r).collect();
+    match store_batch(db, ids, &records).await {
+        Ok(outcomes) => {
+            metrics::histogram!("balagh_intake_batch_size").record(batch.len() as f64);
+            for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        Err(error) if batch.len() > 1 => {
+            // One bad apple (or a race with another process on an idempotency key) must not sink
+            // the others: store each alone and give each its own answer.
+            tracing::warn!(%error, size = batch.len(), "intake batch failed; retrying one by one");
+            for (record, reply) in batch {
+                let _ = reply.send(store_batch(db, ids, &[&record]).await.map(|mut o| o.remove(0)));
+            }
+        }
+        Err(error) => {
+            for (_, reply) in batch {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    key: String,
+    report_id: i64,
+    fingerprint: String,
+}
+
+/// Stores a batch in one transaction and returns each record's outcome in order.
+async fn store_batch(db: &Db, ids: &IdAllocator, records: &[&IntakeRecord]) -> Result<Vec<IntakeOutcome>, StoreError> {
+    let fresh_ids = ids.take(db, records.len()).await?;
+    let mut tx = db.begin().await?;
+    let keys: Vec<String> = records.iter().filter_map(|r| r.idempotency.as_ref().map(|k| k.key.clone())).collect();
+    let mut known: HashMap<String, (i64, String)> = HashMap::new();
+    if !keys.is_empty() {
+        let query = Query::select().columns(["key", "report_id", "fingerprint"]).from("idempotency_keys").and_where(Expr::col("key").is_in(keys)).to_owned();
+        for row in tx.fetch_all::<KeyRow, _>(&query).await? {
+            known.insert(row.key, (row.report_id, row.fingerprint));
+        }
+    }
+    let mut outcomes = Vec::with_capacity(records.len());
+    let mut new_reports: Vec<(Report, &IntakeRecord)> = Vec::new();
+    for (record, id) in records.iter().zip(fresh_ids) {
+        if let Some(key) = &record.idempotency
+            && let Some((existing, fingerprint)) = known.get(&key.key)
+        {
+            outcomes.push(if *fingerprint == key.fingerprint { IntakeOutcome::Replayed(ReportId(*existing)) } else { IntakeOutcome::KeyReused(ReportId(*existing)) });
+            continue;
+        }
+        let report = record.report.clone().into_report(ReportId(id), record.created_at, record.expected_at);
+        if let Some(key) = &record.idempotency {
+            known.insert(key.key.clone(), (id, key.fingerprint.clone()));
+        }
+        outcomes.push(IntakeOutcome::Created(Box::new(report.clone())));
+        new_reports.push((report, record));
+    }
+    insert_reports(&mut tx, &new_reports).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Rows per multi-row INSERT, well under both backends' bound-parameter limits.
+const ROWS_PER_INSERT: usize = 200;
+
+async fn insert_reports(tx: &mut Tx, reports: &[(Report, &IntakeRecord)]) -> Result<(), StoreError> {
+    let bad = |e: sea_query::error::Error| StoreError::Corrupt(e.to_string());
+    for chunk in reports.chunks(ROWS_PER_INSERT) {
+        let mut insert = Query::insert();
+        insert.into_table("reports").columns(REPORT_COLUMNS);
+        let mut events = Query::insert();
+        events.into_table("report_events").columns(EVENT_COLUMNS);
+        let mut keys = Query::insert();
+        keys.into_table("idempotency_keys").columns(["key", "report_id", "fingerprint", "created_at"]);
+        let mut any_key = false;
+        for (report, record) in chunk {
+            insert.values(report_values(report, 0)).map_err(bad)?;
+            events.values(event_values(report.id, Status::New, &record.event)).map_err(bad)?;
+            if let Some(key) = &record.idempotency {
+                keys.values([Expr::val(key.key.clone()), Expr::val(report.id.0), Expr::val(key.fingerprint.clone()), Expr::val(micros(record.created_at))]).map_err(bad)?;
+                any_key = true;
+            }
+        }
+        tx.execute(&insert).await?;
+        tx.execute(&events).await?;
+        if any_key {
+            tx.execute(&keys).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A report with its full history already decided, for `balagh demo`: stored as is.
+#[derive(Debug, Clone)]
+pub struct SeedReport {
+    pub report: Report,
+    pub events: Vec<Event>,
+    pub ratings: Vec<crate::ratings::RatingRecord>,
+}
+
+impl Db {
+    /// Reserves `n` report ids for seeding.
+    pub async fn reserve_report_ids(&self, n: usize) -> Result<Vec<i64>, StoreError> {
+        let end = reserve_ids(self, n as i64).await?;
+        Ok((end - n as i64..end).collect())
+    }
+
+    /// Stores already-decided reports in one transaction with multi-row inserts (demo data).
+    pub async fn insert_seed_reports(&self, seeds: &[SeedReport]) -> Result<(), StoreError> {
+        let bad = |e: sea_query::error::Error| StoreError::Corrupt(e.to_string());
+        let mut tx = self.begin().await?;
+        for chunk in seeds.chunks(ROWS_PER_INSERT) {
+            let mut insert = Query::insert();
+            insert.into_table("reports").columns(REPORT_COLUMNS);
+            for seed in chunk {
+                insert.values(report_values(&seed.report, 0)).map_err(bad)?;
+            }
+            tx.execute(&insert).await?;
+        }
+        let events: Vec<(ReportId, Status, &Event)> = seeds.iter().flat_map(|s| s.events.iter().map(move |e| (s.report.id, s.report.status, e))).collect();
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            let mut insert = Query::insert();
+            insert.into_table("report_events").columns(EVENT_COLUMNS);
+            for (id, status, event) in chunk {
+                insert.values(event_values(*id, *status, event)).map_err(bad)?;
+            }
+            tx.execute(&insert).await?;
+        }
+        for seed in seeds.iter().filter(|s| !s.ratings.is_empty()) {
+            crate::ratings::insert_ratings(&mut tx, seed.report.id, &seed.ratings).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

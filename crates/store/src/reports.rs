@@ -1,0 +1,215 @@
+//! Reading and changing reports: lookups, filtered lists with keyset pagination, and changes made
+//! under optimistic concurrency (a `version` column) with their timeline events and ratings in the
+//! same transaction.
+
+use crate::db::{Db, Tx};
+use crate::rows::{EVENT_COLUMNS, EVENT_SELECT, EventRow, REPORT_COLUMNS, ReportRow, StoredEvent, event_values, micros, mutable_values};
+use crate::StoreError;
+use balagh_domain::event::Event;
+use balagh_domain::report::{Report, ReportId};
+use balagh_domain::vocabulary::{Channel, ContactKind, Priority, Status};
+use jiff::Timestamp;
+use sea_query::{Cond, Expr, ExprTrait, LockType, Order, Query, SelectStatement};
+
+/// A geographic filter: reports whose coordinates fall inside.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoundingBox {
+    pub min_lat: f64,
+    pub min_lon: f64,
+    pub max_lat: f64,
+    pub max_lon: f64,
+}
+
+/// Where a newest-first page ends: the next page holds reports strictly older than this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: Timestamp,
+    pub id: ReportId,
+}
+
+/// A list query. Empty vectors mean "any"; lists are newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ReportFilter {
+    pub ids: Vec<ReportId>,
+    pub statuses: Vec<Status>,
+    pub service_codes: Vec<String>,
+    pub departments: Vec<String>,
+    pub priorities: Vec<Priority>,
+    pub channels: Vec<Channel>,
+    pub kinds: Vec<ContactKind>,
+    pub created_from: Option<Timestamp>,
+    pub created_to: Option<Timestamp>,
+    pub bbox: Option<BoundingBox>,
+    pub after: Option<Cursor>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+fn select_reports() -> SelectStatement {
+    Query::select().columns(REPORT_COLUMNS).from("reports").to_owned()
+}
+
+fn rows_to_reports(rows: Vec<ReportRow>) -> Result<Vec<Report>, StoreError> {
+    rows.into_iter().map(ReportRow::into_report).collect()
+}
+
+impl ReportFilter {
+    fn condition(&self) -> Cond {
+        let mut cond = Cond::all();
+        if !self.ids.is_empty() {
+            cond = cond.add(Expr::col("id").is_in(self.ids.iter().map(|i| i.0)));
+        }
+        if !self.statuses.is_empty() {
+            cond = cond.add(Expr::col("status").is_in(self.statuses.iter().map(|s| s.as_str())));
+        }
+        if !self.service_codes.is_empty() {
+            cond = cond.add(Expr::col("service_code").is_in(self.service_codes.iter().cloned()));
+        }
+        if !self.departments.is_empty() {
+            cond = cond.add(Expr::col("department").is_in(self.departments.iter().cloned()));
+        }
+        if !self.priorities.is_empty() {
+            cond = cond.add(Expr::col("priority").is_in(self.priorities.iter().map(|p| i64::from(p.rank()))));
+        }
+        if !self.channels.is_empty() {
+            cond = cond.add(Expr::col("channel").is_in(self.channels.iter().map(|c| c.as_str())));
+        }
+        if !self.kinds.is_empty() {
+            cond = cond.add(Expr::col("kind").is_in(self.kinds.iter().map(|k| k.as_str())));
+        }
+        if let Some(from) = self.created_from {
+            cond = cond.add(Expr::col("created_at").gte(micros(from)));
+        }
+        if let Some(to) = self.created_to {
+            cond = cond.add(Expr::col("created_at").lte(micros(to)));
+        }
+        if let Some(bbox) = self.bbox {
+            cond = cond
+                .add(Expr::col("lat").between(bbox.min_lat, bbox.max_lat))
+                .add(Expr::col("lon").between(bbox.min_lon, bbox.max_lon));
+        }
+        if let Some(cursor) = self.after {
+            let at = micros(cursor.created_at);
+            cond = cond.add(
+                Cond::any()
+                    .add(Expr::col("created_at").lt(at))
+                    .add(Cond::all().add(Expr::col("created_at").eq(at)).add(Expr::col("id").lt(cursor.id.0))),
+            );
+        }
+        cond
+    }
+}
+
+impl Db {
+    pub async fn report(&self, id: ReportId) -> Result<Option<Report>, StoreError> {
+        let query = select_reports().and_where(Expr::col("id").eq(id.0)).to_owned();
+        self.fetch_optional::<ReportRow, _>(&query).await?.map(ReportRow::into_report).transpose()
+    }
+
+    /// Reports matching `filter`, newest first, at most `filter.limit`.
+    pub async fn reports(&self, filter: &ReportFilter) -> Result<Vec<Report>, StoreError> {
+        let query = select_reports()
+            .cond_where(filter.condition())
+            .order_by("created_at", Order::Desc)
+            .order_by("id", Order::Desc)
+            .limit(filter.limit)
+            .offset(filter.offset)
+            .to_owned();
+        rows_to_reports(self.fetch_all::<ReportRow, _>(&query).await?)
+    }
+
+    /// A report's timeline, oldest first; internal events only when `include_internal`.
+    pub async fn events(&self, id: ReportId, include_internal: bool) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut query = Query::select().columns(EVENT_SELECT).from("report_events").and_where(Expr::col("report_id").eq(id.0)).order_by("id", Order::Asc).to_owned();
+        if !include_internal {
+            query.and_where(Expr::col("public").eq(true));
+        }
+        self.fetch_all::<EventRow, _>(&query).await?.into_iter().map(EventRow::into_event).collect()
+    }
+
+    /// Public events in `[from, to]` across all reports, oldest first, for Open311 update feeds.
+    pub async fn public_events_between(&self, from: Timestamp, to: Timestamp, limit: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        let query = Query::select()
+            .columns(EVENT_SELECT)
+            .from("report_events")
+            .and_where(Expr::col("at").between(micros(from), micros(to)))
+            .and_where(Expr::col("public").eq(true))
+            .order_by("at", Order::Asc)
+            .order_by("id", Order::Asc)
+            .limit(limit)
+            .to_owned();
+        self.fetch_all::<EventRow, _>(&query).await?.into_iter().map(EventRow::into_event).collect()
+    }
+}
+
+/// What a decision about a report wants stored: the report as it now is, and what happened.
+#[derive(Debug, Clone)]
+pub struct ReportChange {
+    pub report: Report,
+    pub events: Vec<Event>,
+    pub ratings: Vec<crate::ratings::RatingRecord>,
+}
+
+/// How often a change is retried when another writer changed the same report first.
+const CHANGE_ATTEMPTS: usize = 5;
+
+impl Db {
+    /// Reads the report, lets `decide` say what changes, and stores the change with its events in one
+    /// transaction. The row is locked on PostgreSQL and guarded by its version on both backends, so a
+    /// concurrent change makes this one re-read and decide again rather than overwrite.
+    pub async fn change_report<E>(&self, id: ReportId, mut decide: impl FnMut(&Report) -> Result<ReportChange, E>) -> Result<Result<Report, E>, StoreError> {
+        for _ in 0..CHANGE_ATTEMPTS {
+            let mut tx = self.begin().await?;
+            let query = Query::select()
+                .columns(REPORT_COLUMNS)
+                .from("reports")
+                .and_where(Expr::col("id").eq(id.0))
+                .lock(LockType::Update)
+                .to_owned();
+            let Some(row) = tx.fetch_optional::<ReportRow, _>(&query).await? else {
+                return Err(StoreError::NotFound);
+            };
+            let version = row.version;
+            let current = row.into_report()?;
+            let change = match decide(&current) {
+                Ok(change) => change,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            if write_change(&mut tx, version, &change).await? {
+                tx.commit().await?;
+                return Ok(Ok(change.report));
+            }
+        }
+        Err(StoreError::Contention)
+    }
+}
+
+/// Writes a change if the report still has `version`; false when someone else changed it first.
+async fn write_change(tx: &mut Tx, version: i64, change: &ReportChange) -> Result<bool, StoreError> {
+    let report = &change.report;
+    let mut update = Query::update();
+    update.table("reports");
+    for (column, value) in mutable_values(report) {
+        update.value(column, value);
+    }
+    update.value("version", version + 1).and_where(Expr::col("id").eq(report.id.0)).and_where(Expr::col("version").eq(version));
+    if tx.execute(&update).await? == 0 {
+        return Ok(false);
+    }
+    insert_events(tx, report.id, report.status, &change.events).await?;
+    crate::ratings::insert_ratings(tx, report.id, &change.ratings).await?;
+    Ok(true)
+}
+
+pub(crate) async fn insert_events(tx: &mut Tx, id: ReportId, status: Status, events: &[Event]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut insert = Query::insert();
+    insert.into_table("report_events").columns(EVENT_COLUMNS);
+    for event in events {
+        insert.values(event_values(id, status, event)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    }
+    tx.execute(&insert).await?;
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! The schema as one ordered, append-only list of migrations for both databases. Each migration is
+//! a Rust function returning sea-query statements, rendered for the backend at hand. Never edit a
+//! migration that has shipped: append a new one.
+
+use crate::db::{Backend, Db};
+use crate::StoreError;
+use sea_query::{ColumnDef, Expr, Index, IndexCreateStatement, PostgresQueryBuilder, Query, SqliteQueryBuilder, Table, TableCreateStatement};
+
+/// The first report id handed out, so that ticket numbers look like ticket numbers from day one.
+pub const FIRST_REPORT_ID: i64 = 1_000_000;
+
+/// One schema statement, rendered per backend.
+pub enum Statement {
+    Table(TableCreateStatement),
+    Index(IndexCreateStatement),
+    Insert(sea_query::InsertStatement),
+}
+
+impl Statement {
+    fn render(&self, backend: Backend) -> String {
+        match (self, backend) {
+            (Statement::Table(t), Backend::Postgres) => t.to_string(PostgresQueryBuilder),
+            (Statement::Table(t), Backend::Sqlite) => t.to_string(SqliteQueryBuilder),
+            (Statement::Index(i), Backend::Postgres) => i.to_string(PostgresQueryBuilder),
+            (Statement::Index(i), Backend::Sqlite) => i.to_string(SqliteQueryBuilder),
+            (Statement::Insert(i), Backend::Postgres) => i.to_string(PostgresQueryBuilder),
+            (Statement::Insert(i), Backend::Sqlite) => i.to_string(SqliteQueryBuilder),
+        }
+    }
+}
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub statements: fn() -> Vec<Statement>,
+}
+
+/// Every migration, in order. Append only.
+pub const MIGRATIONS: &[Migration] = &[Migration { version: 1, name: "reports, events, ratings, api keys, catalogue", statements: initial }];
+
+fn id_column(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).big_integer().not_null().auto_increment().primary_key().to_owned()
+}
+
+fn text(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).text().not_null().to_owned()
+}
+
+fn text_null(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).text().null().to_owned()
+}
+
+fn int(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).big_integer().not_null().to_owned()
+}
+
+fn int_null(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).big_integer().null().to_owned()
+}
+
+fn index(name: &'static str, table: &'static str, columns: &[&'static str]) -> Statement {
+    let mut statement = Index::create();
+    statement.name(name).table(table).if_not_exists();
+    for column in columns {
+        statement.col(*column);
+    }
+    Statement::Index(statement.to_owned())
+}
+
+fn initial() -> Vec<Statement> {
+    let reports = Table::create()
+        .table("reports")
+        .if_not_exists()
+        .col(ColumnDef::new("id").big_integer().not_null().primary_key())
+        .col(text("kind"))
+        .col(text("service_code"))
+        .col(text("department"))
+        .col(text_null("team"))
+        .col(text_null("assignee"))
+        .col(text("description"))
+        .col(int("priority"))
+        .col(text("status"))
+        .col(ColumnDef::new("lat").double().null())
+        .col(ColumnDef::new("lon").double().null())
+        .col(text_null("address"))
+        .col(text_null("address_id"))
+        .col(text_null("city"))
+        .col(text_null("district"))
+        .col(text_null("short_address"))
+        .col(text_null("reporter_name"))
+        .col(text_null("reporter_phone"))
+        .col(text_null("reporter_email"))
+        .col(text("language"))
+        .col(text_null("preferred_channel"))
+        .col(text_null("device_id"))
+        .col(text_null("account_id"))
+        .col(text("channel"))
+        .col(text("media"))
+        .col(text("attributes"))
+        .col(text_null("status_note"))
+        .col(int_null("duplicate_of"))
+        .col(int("n_follow_ups"))
+        .col(int("version"))
+        .col(int("created_at"))
+        .col(int("updated_at"))
+        .col(int_null("resolved_at"))
+        .col(int_null("closed_at"))
+        .col(int_null("expected_at"))
+        .to_owned();
+    let events = Table::create()
+        .table("report_events")
+        .if_not_exists()
+        .col(id_column("id"))
+        .col(int("report_id"))
+        .col(int("at"))
+        .col(text("actor_role"))
+        .col(text_null("actor_id"))
+        .col(text("channel"))
+        .col(ColumnDef::new("public").boolean().not_null())
+        .col(text("kind"))
+        .col(text("status"))
+        .col(text_null("note"))
+        .col(text("data"))
+        .to_owned();
+    let idempotency = Table::create()
+        .table("idempotency_keys")
+        .if_not_exists()
+        .col(ColumnDef::new("key").text().not_null().primary_key())
+        .col(int("report_id"))
+        .col(text("fingerprint"))
+        .col(int("created_at"))
+        .to_owned();
+    let ratings = Table::create()
+        .table("ratings")
+        .if_not_exists()
+        .col(id_column("id"))
+        .col(int("report_id"))
+        .col(text("kind"))
+        .col(int_null("agent_service"))
+        .col(int_null("answer_quality"))
+        .col(int_null("closure_quality"))
+        .col(int_null("closure_speed"))
+        .col(ColumnDef::new("not_fixed").boolean().not_null())
+        .col(text_null("comment"))
+        .col(text_null("agent"))
+        .col(text("channel"))
+        .col(int("at"))
+        .to_owned();
+    let api_keys = Table::create()
+        .table("api_keys")
+        .if_not_exists()
+        .col(id_column("id"))
+        .col(ColumnDef::new("name").text().not_null().unique_key())
+        .col(text("role"))
+        .col(text_null("department"))
+        .col(ColumnDef::new("key_hash").text().not_null().unique_key())
+        .col(int("created_at"))
+        .col(int_null("revoked_at"))
+        .to_owned();
+    let id_blocks = Table::create()
+        .table("id_blocks")
+        .if_not_exists()
+        .col(ColumnDef::new("name").text().not_null().primary_key())
+        .col(int("next_id"))
+        .to_owned();
+    let catalogues = Table::create()
+        .table("catalogue_versions")
+        .if_not_exists()
+        .col(id_column("id"))
+        .col(int("loaded_at"))
+        .col(text("document"))
+        .to_owned();
+    let seed_ids = Query::insert().into_table("id_blocks").columns(["name", "next_id"]).values_panic([Expr::val("reports"), Expr::val(FIRST_REPORT_ID)]).to_owned();
+    vec![
+        Statement::Table(reports),
+        Statement::Table(events),
+        Statement::Table(idempotency),
+        Statement::Table(ratings),
+        Statement::Table(api_keys),
+        Statement::Table(id_blocks),
+        Statement::Table(catalogues),
+        Statement::Insert(seed_ids),
+        // Every list filter and Open311 query is served by an index; lists are newest first.
+        index("reports_created", "reports", &["created_at", "id"]),
+        index("reports_updated", "reports", &["updated_at"]),
+        index("reports_status_created", "reports", &["status", "created_at"]),
+        index("reports_service_created", "reports", &["service_code", "created_at"]),
+        index("reports_department_status_created", "reports", &["department", "status", "created_at"]),
+        index("reports_priority_created", "reports", &["priority", "created_at"]),
+        index("reports_channel_created", "reports", &["channel", "created_at"]),
+        index("reports_kind_created", "reports", &["kind", "created_at"]),
+        index("reports_lat_lon", "reports", &["lat", "lon"]),
+        index("reports_phone", "reports", &["reporter_phone"]),
+        index("report_events_report", "report_events", &["report_id", "id"]),
+        index("report_events_at", "report_events", &["at"]),
+        index("ratings_report", "ratings", &["report_id", "at"]),
+    ]
+}
+
+fn migrations_table() -> TableCreateStatement {
+    Table::create()
+        .table("schema_migrations")
+        .if_not_exists()
+        .col(ColumnDef::new("version").big_integer().not_null().primary_key())
+        .col(text("name"))
+        .col(int("applied_at"))
+        .to_owned()
+}
+
+#[derive(sqlx::FromRow)]
+struct Applied {
+    version: i64,
+}
+
+async fn applied_versions(db: &Db) -> Result<Vec<i64>, StoreError> {
+    let query = Query::select().column("version").from("schema_migrations").to_owned();
+    Ok(db.fetch_all::<Applied, _>(&query).await?.into_iter().map(|a| a.version).collect())
+}
+
+/// Applies every migration not yet applied, each in its own transaction; returns how many ran.
+pub async fn migrate(db: &Db, now_micros: i64) -> Result<usize, StoreError> {
+    let backend = db.backend();
+    db.execute_sql(&Statement::Table(migrations_table()).render(backend)).await?;
+    let applied = applied_versions(db).await?;
+    let mut ran = 0;
+    for migration in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+        let mut tx = db.begin().await?;
+        for statement in (migration.statements)() {
+            tx.execute_sql(&statement.render(backend)).await?;
+        }
+        let record = Query::insert()
+            .into_table("schema_migrations")
+            .columns(["version", "name", "applied_at"])
+            .values_panic([Expr::val(migration.version), Expr::val(migration.name), Expr::val(now_micros)])
+            .to_owned();
+        tx.execute(&record).await?;
+        tx.commit().await?;
+        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+        ran += 1;
+    }
+    Ok(ran)
+}
+
+/// Whether every known migration has been applied (for `/readyz`).
+pub async fn is_current(db: &Db) -> Result<bool, StoreError> {
+    let applied = applied_versions(db).await?;
+    Ok(MIGRATIONS.iter().all(|m| applied.contains(&m.version)))
+}
