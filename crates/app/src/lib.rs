@@ -9,6 +9,7 @@ pub mod reports;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::AppError;
+pub use balagh_store::{BoundingBox, Cursor, ReportFilter, StoreError, StoredEvent};
 pub use reports::{Opened, ReportQuery};
 
 use balagh_domain::Catalogue;
@@ -32,8 +33,11 @@ impl App {
         &self.catalogue
     }
 
+    /// The clock's time, truncated to the microsecond precision the store keeps, so what a use case
+    /// returns equals what a later read returns.
     pub fn now(&self) -> jiff::Timestamp {
-        self.clock.now()
+        let now = self.clock.now();
+        jiff::Timestamp::from_microsecond(now.as_microsecond()).unwrap_or(now)
     }
 
     /// The database answers and its schema is current.

@@ -1,1 +1,1115 @@
-//! placeholder
+//! `balagh demo`: fills the store with a year of realistic, reproducible Eastern Province contacts.
+//!
+//! Every report is built the way the application builds one: a `ReportDraft` validated against the
+//! catalogue, then a history made by calling `lifecycle::apply` step by step with the actors who
+//! would really act (agents, department staff, supervisors, the beneficiary, Balagh itself). The
+//! story of each report is cut off at `now`, so old reports are mostly closed and recent ones open.
+//!
+//! Generation is pure (`generate_chunk`) and runs on a blocking thread one chunk ahead of the
+//! database, which stores each chunk in one transaction.
+
+use anyhow::Context as _;
+use balagh_domain::catalogue::{Attribute, AttributeAnswer, Datatype};
+use balagh_domain::event::{Actor, Event, EventKind, Role};
+use balagh_domain::lifecycle::{self, Command, Transition};
+use balagh_domain::rating::{ClosureRating, InteractionRating, Score};
+use balagh_domain::report::{NewReport, Report, ReportDraft, ReportId};
+use balagh_domain::vocabulary::{Channel, ContactKind, Priority, Status};
+use balagh_domain::{Catalogue, Service};
+use balagh_store::{Rating, RatingRecord, SeedReport, Store};
+use indicatif::{ProgressBar, ProgressStyle};
+use jiff::{SignedDuration, Timestamp};
+use rand::distr::Distribution;
+use rand::distr::weighted::WeightedIndex;
+use rand::rngs::SmallRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What `balagh demo` was asked for.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// How many contacts (reports, complaints, suggestions and inquiries together) to create.
+    pub reports: u64,
+    /// The random seed; the same seed and catalogue give the same data (ids aside).
+    pub seed: Option<u64>,
+    pub show_progress: bool,
+}
+
+/// What `balagh demo` stored.
+#[derive(Debug, Clone)]
+pub struct DemoSummary {
+    pub reports: u64,
+    /// Contacts per kind (`report`, `complaint`, `inquiry`, `suggestion`), every kind present.
+    pub by_kind: BTreeMap<&'static str, u64>,
+    pub seconds: f64,
+}
+
+/// Contacts generated and stored per transaction.
+const CHUNK: usize = 5_000;
+/// The seed used when none is given.
+const DEFAULT_SEED: u64 = 0x0042_414c_4147_4821;
+/// The service that inquiries are opened under.
+const INQUIRY_SERVICE: &str = "general-inquiry";
+/// The share of contacts that are inquiries: the brief's 15,000 contacts held 11,000 reports.
+const INQUIRY_SHARE: f64 = 4.0 / 15.0;
+/// Arabia Standard Time, UTC+3 all year, in seconds.
+const LOCAL_OFFSET: i64 = 3 * 3600;
+const DAY: i64 = 86_400;
+const HOUR: f64 = 3600.0;
+/// Resolved reports the beneficiary does not confirm are closed by Balagh after three days.
+const AUTO_CLOSE_HOURS: f64 = 72.0;
+
+/// Fills `store` with `options.reports` contacts created during the year before `now`.
+pub async fn run(store: &Store, catalogue: &Catalogue, now: Timestamp, options: &DemoOptions) -> anyhow::Result<DemoSummary> {
+    let started = Instant::now();
+    anyhow::ensure!(Plan::new(catalogue).is_some(), "the catalogue has no services to create demo reports for");
+    let catalogue = Arc::new(catalogue.clone());
+    let progress = if options.show_progress { ProgressBar::new(options.reports) } else { ProgressBar::hidden() };
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} reports, {per_sec}, ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut by_kind: BTreeMap<&'static str, u64> = ContactKind::ALL.iter().map(|k| (k.as_str(), 0)).collect();
+    let mut stored = 0u64;
+    let mut remaining = options.reports;
+    let mut rng = Some(SmallRng::seed_from_u64(options.seed.unwrap_or(DEFAULT_SEED)));
+
+    // While one chunk is being inserted the next is generated on a blocking thread. The random
+    // generator travels with the work and comes back with the chunk, so the output is the same
+    // as a sequential run.
+    let mut generating = None;
+    loop {
+        if generating.is_none()
+            && remaining > 0
+            && let Some(mut chunk_rng) = rng.take()
+        {
+            let size = remaining.min(CHUNK as u64) as usize;
+            remaining -= size as u64;
+            let ids = store.db.reserve_report_ids(size).await.context("reserving demo report ids")?;
+            let catalogue = catalogue.clone();
+            generating = Some(tokio::task::spawn_blocking(move || {
+                let seeds = generate_chunk(&mut chunk_rng, &catalogue, &ids, now);
+                (chunk_rng, seeds)
+            }));
+        }
+        let Some(handle) = generating.take() else { break };
+        let (chunk_rng, seeds) = handle.await.context("generating demo reports")?;
+        rng = Some(chunk_rng);
+        if remaining > 0
+            && let Some(mut chunk_rng) = rng.take()
+        {
+            let size = remaining.min(CHUNK as u64) as usize;
+            remaining -= size as u64;
+            let ids = store.db.reserve_report_ids(size).await.context("reserving demo report ids")?;
+            let catalogue = catalogue.clone();
+            generating = Some(tokio::task::spawn_blocking(move || {
+                let seeds = generate_chunk(&mut chunk_rng, &catalogue, &ids, now);
+                (chunk_rng, seeds)
+            }));
+        }
+        store.db.insert_seed_reports(&seeds).await.context("storing demo reports")?;
+        for seed in &seeds {
+            *by_kind.entry(seed.report.kind.as_str()).or_default() += 1;
+        }
+        stored += seeds.len() as u64;
+        progress.inc(seeds.len() as u64);
+    }
+    progress.finish();
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(reports = stored, seconds, per_second = stored as f64 / seconds.max(1e-9), "demo data stored");
+    Ok(DemoSummary { reports: stored, by_kind, seconds })
+}
+
+/// Builds one contact per id in `ids`, each created during the year before `now`, with its
+/// timeline and ratings. Pure: the same generator state gives the same chunk.
+pub fn generate_chunk(rng: &mut SmallRng, catalogue: &Catalogue, ids: &[i64], now: Timestamp) -> Vec<SeedReport> {
+    let Some(plan) = Plan::new(catalogue) else { return Vec::new() };
+    let mut seeds = Vec::with_capacity(ids.len());
+    for (index, &id) in ids.iter().enumerate() {
+        // A duplicate points at another report of the same batch.
+        let duplicate_of = (ids.len() > 1).then(|| {
+            let other = (index + rng.random_range(1..ids.len())) % ids.len();
+            ReportId(ids[other])
+        });
+        if let Some(seed) = plan.contact(rng, ReportId(id), duplicate_of, now) {
+            seeds.push(seed);
+        }
+    }
+    seeds
+}
+
+/// The catalogue and the tables, prepared for drawing from.
+struct Plan<'c> {
+    catalogue: &'c Catalogue,
+    services: Vec<&'c Service>,
+    service_weights: Option<WeightedIndex<f64>>,
+    inquiry: Option<&'c Service>,
+    hours: WeightedIndex<u32>,
+    report_channels: WeightedIndex<u32>,
+    inquiry_channels: WeightedIndex<u32>,
+    languages: WeightedIndex<u32>,
+    cities: WeightedIndex<u32>,
+    /// The scores 1 to 5, made once (`Score` has only a checking constructor).
+    scores: [Option<Score>; 5],
+}
+
+impl<'c> Plan<'c> {
+    /// `None` when the catalogue offers nothing to report about.
+    fn new(catalogue: &'c Catalogue) -> Option<Plan<'c>> {
+        let inquiry = catalogue.service(INQUIRY_SERVICE).or_else(|| catalogue.services.iter().find(|s| s.kind == ContactKind::Inquiry));
+        let services: Vec<&Service> = catalogue.services.iter().filter(|s| s.kind != ContactKind::Inquiry).collect();
+        if services.is_empty() && inquiry.is_none() {
+            return None;
+        }
+        // Each group gets its share; within a group the first services are the common ones and
+        // emergencies are rare.
+        let mut weights = Vec::with_capacity(services.len());
+        for service in &services {
+            let siblings: Vec<&&Service> = services.iter().filter(|s| s.group == service.group).collect();
+            let factor = |s: &Service, position: usize| {
+                let rarity = match s.default_priority {
+                    Priority::Emergency => 0.2,
+                    Priority::Urgent => 0.5,
+                    _ => 1.0,
+                };
+                rarity / (1.0 + 0.5 * position as f64)
+            };
+            let total: f64 = siblings.iter().enumerate().map(|(i, s)| factor(s, i)).sum();
+            let position = siblings.iter().position(|s| s.code == service.code).unwrap_or(0);
+            weights.push(group_weight(&service.group) * factor(service, position) / total);
+        }
+        Some(Plan {
+            catalogue,
+            scores: [1, 2, 3, 4, 5].map(|v| Score::new("score", v).ok()),
+            service_weights: WeightedIndex::new(&weights).ok(),
+            services,
+            inquiry,
+            hours: WeightedIndex::new(HOUR_WEIGHTS).ok()?,
+            report_channels: WeightedIndex::new(CHANNELS.iter().map(|c| c.1)).ok()?,
+            inquiry_channels: WeightedIndex::new(CHANNELS.iter().map(|c| c.2)).ok()?,
+            languages: WeightedIndex::new(LANGUAGES.iter().map(|l| l.1)).ok()?,
+            cities: WeightedIndex::new(CITIES.iter().map(|c| c.weight)).ok()?,
+        })
+    }
+
+    /// One contact with its history up to `now`; `None` only if the draft fails validation,
+    /// which would be a bug in the tables here.
+    fn contact(&self, rng: &mut SmallRng, id: ReportId, duplicate_of: Option<ReportId>, now: Timestamp) -> Option<SeedReport> {
+        let service = match (self.inquiry, &self.service_weights) {
+            (Some(inquiry), _) if rng.random_bool(INQUIRY_SHARE) => inquiry,
+            (_, Some(weights)) => self.services[weights.sample(rng)],
+            (Some(inquiry), None) => inquiry,
+            (None, None) => return None,
+        };
+        let is_inquiry = service.kind == ContactKind::Inquiry;
+        let channel = CHANNELS[if is_inquiry { self.inquiry_channels.sample(rng) } else { self.report_channels.sample(rng) }].0;
+        let language = LANGUAGES[self.languages.sample(rng)].0;
+        let arabic = language == "ar";
+        let created_at = self.created_at(rng, now);
+        let city = &CITIES[self.cities.sample(rng)];
+        let district = city.districts.choose(rng).copied().unwrap_or(("", ""));
+        let scores = Scores::new(self.scores)?;
+        let draft = self.draft(rng, service, channel, language, city, district, created_at, id);
+        let new_report = match NewReport::validate(&draft, channel, self.catalogue) {
+            Ok(report) => report,
+            Err(errors) => {
+                debug_assert!(false, "demo draft for '{}' is invalid: {errors:?}", service.code);
+                tracing::warn!(service = %service.code, ?errors, "skipping an invalid demo draft");
+                return None;
+            }
+        };
+        let expected_at = created_at + SignedDuration::from_hours(expected_hours(new_report.priority, is_inquiry));
+        let report = new_report.into_report(id, created_at, Some(expected_at));
+
+        let agent = Actor::new(Role::Agent, format!("agent-{:03}", rng.random_range(1..=80)));
+        let created_by = match channel {
+            Channel::Phone | Channel::WalkIn | Channel::Email | Channel::X | Channel::Facebook | Channel::Telegram => agent.clone(),
+            Channel::Api => Actor::new(Role::Integration, "open311-partner"),
+            Channel::Ivr | Channel::App | Channel::Web | Channel::Whatsapp | Channel::Sms => Actor::beneficiary(),
+        };
+        let created = Event {
+            at: created_at,
+            actor: created_by,
+            channel,
+            public: true,
+            kind: EventKind::Created { kind: report.kind, service_code: report.service_code.clone(), priority: report.priority },
+            note: None,
+        };
+        let age_days = (now.as_second() - created_at.as_second()) / DAY;
+        let mut story = Story {
+            clock: created_at,
+            now,
+            // Recent reports are still being worked; a few old ones were left behind.
+            stall_chance: if age_days < 30 { 0.05 } else { 0.006 },
+            arabic,
+            group: group_of(service),
+            agent,
+            city_slug: city.slug,
+            scores,
+            events: vec![created],
+            ratings: Vec::new(),
+            report,
+        };
+        if is_inquiry {
+            story.inquiry(rng);
+        } else {
+            story.report_lifecycle(rng, duplicate_of);
+        }
+        story.interaction_rating(rng);
+        story.follow_ups(rng);
+        story.events.sort_by_key(|e| e.at);
+        Some(SeedReport { report: story.report, events: story.events, ratings: story.ratings })
+    }
+
+    /// The draft a channel adapter would hand over for this contact.
+    #[allow(clippy::too_many_arguments)]
+    fn draft(
+        &self,
+        rng: &mut SmallRng,
+        service: &Service,
+        channel: Channel,
+        language: &'static str,
+        city: &City,
+        district: (&'static str, &'static str),
+        created_at: Timestamp,
+        id: ReportId,
+    ) -> ReportDraft {
+        let arabic = language == "ar";
+        let group = group_of(service);
+        let place_ar = if service.location_required { district.0 } else { city.name_ar };
+        let place_en = if service.location_required { district.1 } else { city.name_en };
+        let templates = descriptions(group, service.kind);
+        let description = if arabic {
+            templates.0.choose(rng).copied().unwrap_or_default().replace("{place}", place_ar)
+        } else {
+            templates.1.choose(rng).copied().unwrap_or_default().replace("{place}", place_en)
+        };
+
+        let mut draft = ReportDraft {
+            service_code: Some(service.code.clone()),
+            description: Some(description),
+            language: Some(language.to_owned()),
+            ..ReportDraft::default()
+        };
+
+        // Urgency: mostly the service's default, sometimes raised or lowered by the agent.
+        let priority = match rng.random_range(0..100) {
+            0..8 => Priority::from_rank(service.default_priority.rank() + 1),
+            8..13 => Priority::from_rank(service.default_priority.rank() - 1),
+            _ => None,
+        };
+        draft.priority = priority.map(|p| p.as_str().to_owned());
+
+        if service.location_required {
+            let with_pin = match channel {
+                Channel::App => 0.95,
+                Channel::Whatsapp | Channel::Api => 0.85,
+                Channel::Web => 0.75,
+                _ => 0.45,
+            };
+            if rng.random_bool(with_pin) {
+                draft.lat = Some(round6(rng.random_range(city.lat.0..city.lat.1)));
+                draft.lon = Some(round6(rng.random_range(city.lon.0..city.lon.1)));
+            }
+            draft.address = Some(if arabic { format!("حي {}، {}", district.0, city.name_ar) } else { format!("{}, {}", district.1, city.name_en) });
+            draft.city = Some(city.name_ar.to_owned());
+            draft.district = Some(district.0.to_owned());
+        } else if rng.random_bool(0.5) {
+            draft.city = Some(city.name_ar.to_owned());
+        }
+
+        let with_phone = match channel {
+            Channel::Phone | Channel::Ivr | Channel::Sms | Channel::Whatsapp | Channel::WalkIn => 1.0,
+            Channel::App | Channel::Web => 0.85,
+            Channel::X | Channel::Facebook | Channel::Telegram => 0.5,
+            Channel::Email => 0.4,
+            Channel::Api => 0.3,
+        };
+        if rng.random_bool(with_phone) {
+            draft.phone = Some(saudi_mobile(rng));
+            draft.preferred_channel = match rng.random_range(0..100) {
+                0..20 => Some("whatsapp".to_owned()),
+                20..32 => Some("sms".to_owned()),
+                _ => None,
+            };
+        }
+        if rng.random_bool(0.6) {
+            draft.name = Some(name(rng, language));
+        }
+        let with_email = match channel {
+            Channel::Email => 1.0,
+            Channel::App | Channel::Web => 0.3,
+            _ => 0.05,
+        };
+        if rng.random_bool(with_email) {
+            draft.email = Some(format!("resident{}@example.com", rng.random_range(1_000..1_000_000)));
+        }
+        if channel == Channel::App {
+            draft.device_id = Some(format!("app-{:016x}", rng.random::<u64>()));
+        }
+        if matches!(channel, Channel::App | Channel::Web) && rng.random_bool(0.5) {
+            draft.account_id = Some(format!("account-{}", rng.random_range(10_000..999_999)));
+        }
+        if matches!(channel, Channel::App | Channel::Whatsapp | Channel::Web | Channel::X) && service.location_required && rng.random_bool(0.45) {
+            draft.media_urls = (1..=rng.random_range(1..=3)).map(|k| format!("media:demo/{}-{k}.jpg", id.0)).collect();
+        }
+        draft.attributes = answers(rng, service, arabic, created_at, id);
+        draft
+    }
+
+    /// A moment in the year before `now`: more on working days (Sunday to Thursday) and in
+    /// working hours, local time, and a little more in recent months.
+    fn created_at(&self, rng: &mut SmallRng, now: Timestamp) -> Timestamp {
+        let now_second = now.as_second();
+        let today = (now_second + LOCAL_OFFSET).div_euclid(DAY);
+        loop {
+            let days_ago = rng.random_range(0..365);
+            let day = today - days_ago;
+            // 1970-01-01 was a Thursday; 0 is Sunday, 5 Friday and 6 Saturday.
+            let weekday_weight = match (day + 4).rem_euclid(7) {
+                5 => 0.45,
+                6 => 0.6,
+                _ => 1.0,
+            };
+            let growth = 0.75 + 0.25 * (1.0 - days_ago as f64 / 365.0);
+            if !rng.random_bool(weekday_weight * growth) {
+                continue;
+            }
+            let hour = self.hours.sample(rng) as i64;
+            let second = day * DAY + hour * 3600 + rng.random_range(0..3600) - LOCAL_OFFSET;
+            if second < now_second
+                && let Ok(at) = Timestamp::from_second(second)
+            {
+                return at;
+            }
+        }
+    }
+}
+
+/// One report's history as it is being lived.
+struct Story {
+    report: Report,
+    events: Vec<Event>,
+    ratings: Vec<RatingRecord>,
+    /// When the latest thing happened.
+    clock: Timestamp,
+    now: Timestamp,
+    /// The chance that work stops at any one step (the backlog).
+    stall_chance: f64,
+    arabic: bool,
+    group: &'static str,
+    /// The call-center agent who handles the contact.
+    agent: Actor,
+    city_slug: &'static str,
+    scores: Scores,
+}
+
+impl Story {
+    /// Applies `command` `seconds` after the latest step. False when that moment is after `now`
+    /// (the story is not over yet) or, which would be a bug here, the lifecycle refuses.
+    fn step(&mut self, seconds: f64, command: Command, actor: &Actor, channel: Channel) -> bool {
+        let at = later(self.clock, seconds);
+        self.step_at(at, command, actor, channel)
+    }
+
+    fn step_at(&mut self, at: Timestamp, command: Command, actor: &Actor, channel: Channel) -> bool {
+        if at > self.now {
+            return false;
+        }
+        let name = command.name();
+        match lifecycle::apply(&self.report, command, actor, channel, at) {
+            Ok(transition) => {
+                self.record(transition);
+                true
+            }
+            Err(error) => {
+                debug_assert!(false, "demo step '{name}' refused: {error}");
+                tracing::warn!(%error, command = name, "demo lifecycle step refused");
+                false
+            }
+        }
+    }
+
+    /// Stores a transition's outcome on the report, as the application does.
+    fn record(&mut self, transition: Transition) {
+        let report = &mut self.report;
+        report.status = transition.to;
+        if let Some(assignment) = transition.assignment {
+            report.assignment = assignment;
+        }
+        if let Some(note) = transition.status_note {
+            report.status_note = Some(note);
+        }
+        if transition.duplicate_of.is_some() {
+            report.duplicate_of = transition.duplicate_of;
+        }
+        match transition.to {
+            Status::Resolved => report.resolved_at = Some(transition.at),
+            Status::Reopened => {
+                report.resolved_at = None;
+                report.closed_at = None;
+            }
+            _ => {}
+        }
+        if transition.to.is_terminal() {
+            report.closed_at = Some(transition.at);
+        }
+        report.updated_at = transition.at;
+        self.clock = transition.at;
+        self.events.extend(transition.events);
+    }
+
+    fn stalls(&self, rng: &mut SmallRng) -> bool {
+        rng.random_bool(self.stall_chance)
+    }
+
+    /// Held and waiting reports are the ones most often left waiting.
+    fn stalls_while_waiting(&self, rng: &mut SmallRng) -> bool {
+        rng.random_bool((self.stall_chance * 5.0).min(1.0))
+    }
+
+    fn note(&self, rng: &mut SmallRng, notes: &[(&'static str, &'static str)]) -> String {
+        let (ar, en) = notes.choose(rng).copied().unwrap_or(("تم", "Done"));
+        if self.arabic { ar } else { en }.to_owned()
+    }
+
+    /// The channel an agent works a contact through: the conversation's own, or the back office.
+    fn agent_channel(&self) -> Channel {
+        match self.report.channel {
+            c @ (Channel::Phone | Channel::WalkIn | Channel::Whatsapp | Channel::X | Channel::Facebook | Channel::Telegram | Channel::Email) => c,
+            _ => Channel::Web,
+        }
+    }
+
+    /// The channel the beneficiary answers through later (confirmations, ratings).
+    fn beneficiary_channel(&self) -> Channel {
+        match self.report.channel {
+            Channel::Phone | Channel::Ivr => Channel::Ivr,
+            Channel::WalkIn | Channel::Api | Channel::Email => Channel::Sms,
+            other => other,
+        }
+    }
+
+    fn staff(&self, rng: &mut SmallRng) -> Actor {
+        let department = self.report.assignment.department.clone();
+        Actor { role: Role::Staff, id: Some(format!("{department}-{:02}", rng.random_range(1..=40))), department: Some(department) }
+    }
+
+    fn supervisor(&self) -> Actor {
+        Actor::new(Role::Supervisor, format!("supervisor-{}", self.report.assignment.department))
+    }
+
+    fn assign(&self, staff: &Actor) -> Command {
+        let department = self.report.assignment.department.clone();
+        Command::Assign { team: Some(format!("{department}-{}", self.city_slug)), user: staff.id.clone(), department }
+    }
+
+    /// A report, complaint or suggestion: triage, dispatch, field work, resolution, closure.
+    fn report_lifecycle(&mut self, rng: &mut SmallRng, duplicate_of: Option<ReportId>) {
+        let speed = speed(self.report.priority);
+        let agent = self.agent.clone();
+        let agent_channel = self.agent_channel();
+        if self.stalls(rng) {
+            return;
+        }
+        let triage = exponential(rng, 2.0 * speed);
+        let roll: f64 = rng.random();
+        if roll < 0.03 {
+            let reason = self.note(rng, REJECTIONS);
+            self.step(triage, Command::Reject { reason }, &agent, agent_channel);
+            return;
+        }
+        if roll < 0.06
+            && let Some(original) = duplicate_of
+        {
+            self.step(triage, Command::MarkDuplicate { original }, &agent, agent_channel);
+            return;
+        }
+        if rng.random_bool(0.3) && (!self.step(rng.random_range(60.0..1800.0), Command::Acknowledge, &Actor::system(), Channel::Api) || self.stalls(rng)) {
+            return;
+        }
+        let mut staff = self.staff(rng);
+        let dispatcher = match rng.random_range(0..10) {
+            0..6 => agent.clone(),
+            6..9 => self.supervisor(),
+            _ => Actor::system(),
+        };
+        let dispatch_channel = if dispatcher.role == Role::Agent { agent_channel } else { Channel::Web };
+        if !self.step(triage, self.assign(&staff), &dispatcher, dispatch_channel) || self.stalls(rng) {
+            return;
+        }
+        // On site, staff sometimes find it is not theirs to fix or already reported.
+        let roll: f64 = rng.random();
+        if roll < 0.02 {
+            let reason = self.note(rng, REJECTIONS);
+            self.step(exponential(rng, 12.0 * speed), Command::Reject { reason }, &staff, Channel::Web);
+            return;
+        }
+        if roll < 0.035
+            && let Some(original) = duplicate_of
+        {
+            self.step(exponential(rng, 12.0 * speed), Command::MarkDuplicate { original }, &staff, Channel::Web);
+            return;
+        }
+        if !self.step(exponential(rng, 20.0 * speed), Command::Start, &staff, Channel::Web) || !self.work(rng, &staff, speed) {
+            return;
+        }
+        if !self.close(rng, true) {
+            return;
+        }
+        // Reopened by the beneficiary: back to the field once.
+        if self.report.status != Status::Reopened || self.stalls_while_waiting(rng) {
+            return;
+        }
+        if rng.random_bool(0.3) {
+            staff = self.staff(rng);
+            if !self.step(exponential(rng, 6.0), self.assign(&staff), &self.supervisor(), Channel::Web) {
+                return;
+            }
+        }
+        if self.step(exponential(rng, 12.0 * speed), Command::Start, &staff, Channel::Web) && self.work(rng, &staff, speed) {
+            self.close(rng, false);
+        }
+    }
+
+    /// From in progress to resolved, perhaps by way of a hold or a question to the beneficiary.
+    /// False when the story stops before the resolution.
+    fn work(&mut self, rng: &mut SmallRng, staff: &Actor, speed: f64) -> bool {
+        if rng.random_bool(0.10) {
+            let reason = self.note(rng, HOLD_REASONS);
+            if !self.step(exponential(rng, 24.0 * speed), Command::Hold { reason }, staff, Channel::Web) || self.stalls_while_waiting(rng) {
+                return false;
+            }
+            if !self.step(exponential(rng, 120.0), Command::Resume, staff, Channel::Web) {
+                return false;
+            }
+        }
+        if rng.random_bool(0.08) {
+            let question = self.note(rng, QUESTIONS);
+            if !self.step(exponential(rng, 12.0 * speed), Command::AwaitCitizen { question }, staff, Channel::Web) || self.stalls_while_waiting(rng) {
+                return false;
+            }
+            let (who, channel) = if rng.random_bool(0.8) { (Actor::beneficiary(), self.beneficiary_channel()) } else { (self.agent.clone(), self.agent_channel()) };
+            if !self.step(exponential(rng, 30.0), Command::Resume, &who, channel) {
+                return false;
+            }
+        }
+        if self.stalls(rng) {
+            return false;
+        }
+        let resolution = self.note(rng, resolutions(self.group));
+        self.step(exponential(rng, 48.0 * speed), Command::Resolve { resolution }, staff, Channel::Web)
+    }
+
+    /// From resolved to closed (or straight back to work), then perhaps a closure rating. True
+    /// when the story went on to closure or reopening.
+    fn close(&mut self, rng: &mut SmallRng, may_reopen: bool) -> bool {
+        if self.stalls(rng) {
+            return false;
+        }
+        let beneficiary = Actor::beneficiary();
+        let channel = self.beneficiary_channel();
+        if may_reopen && rng.random_bool(0.03) {
+            let reason = self.note(rng, REOPEN_REASONS);
+            return self.step(exponential(rng, 20.0), Command::Reopen { reason }, &beneficiary, channel);
+        }
+        let closed = if rng.random_bool(0.45) {
+            self.step(exponential(rng, 10.0).min(AUTO_CLOSE_HOURS * HOUR - 60.0), Command::Close, &beneficiary, channel)
+        } else {
+            self.step(AUTO_CLOSE_HOURS * HOUR, Command::Close, &Actor::system(), Channel::Api)
+        };
+        if !closed || !rng.random_bool(0.3) {
+            return closed;
+        }
+        let at = later(self.clock, exponential(rng, 4.0));
+        if at > self.now {
+            return true;
+        }
+        let rating = closure_rating(rng, self.scores, may_reopen, self.arabic);
+        let reopens = rating.reopens();
+        self.ratings.push(RatingRecord { rating: Rating::Closure(rating.clone()), channel, at });
+        self.events.push(Event { at, actor: beneficiary.clone(), channel, public: false, kind: EventKind::ClosureRated { rating }, note: None });
+        self.clock = at;
+        if reopens {
+            // A rating that does not accept the fix sends the report back to work at once.
+            let reason = self.note(rng, REOPEN_REASONS);
+            self.step_at(at, Command::Reopen { reason }, &beneficiary, channel);
+        }
+        true
+    }
+
+    /// An inquiry: mostly answered at first contact, otherwise by the department.
+    fn inquiry(&mut self, rng: &mut SmallRng) {
+        let agent = self.agent.clone();
+        let agent_channel = self.agent_channel();
+        if self.stalls(rng) {
+            return;
+        }
+        if rng.random_bool(0.01) {
+            let reason = self.note(rng, REJECTIONS);
+            self.step(exponential(rng, 2.0), Command::Reject { reason }, &agent, agent_channel);
+            return;
+        }
+        let answer = self.note(rng, INQUIRY_ANSWERS);
+        let answered = if rng.random_bool(0.72) {
+            self.step(rng.random_range(60.0..900.0), Command::Resolve { resolution: answer }, &agent, agent_channel)
+        } else {
+            let staff = self.staff(rng);
+            self.step(exponential(rng, 2.0), self.assign(&staff), &agent, agent_channel)
+                && !self.stalls(rng)
+                && self.step(exponential(rng, 24.0), Command::Resolve { resolution: answer }, &staff, Channel::Web)
+        };
+        if answered {
+            self.close(rng, false);
+        }
+    }
+
+    /// Some contacts handled by an agent are rated in the survey that follows.
+    fn interaction_rating(&mut self, rng: &mut SmallRng) {
+        if !matches!(self.report.channel, Channel::Phone | Channel::WalkIn | Channel::Whatsapp) || !rng.random_bool(0.18) {
+            return;
+        }
+        let at = later(self.report.created_at, rng.random_range(120.0..900.0));
+        if at > self.now {
+            return;
+        }
+        let channel = if self.report.channel == Channel::Phone { Channel::Ivr } else { self.beneficiary_channel() };
+        let rating = InteractionRating { agent_service: self.scores.draw(rng, false), answer_quality: self.scores.draw(rng, false), agent: self.agent.id.clone() };
+        self.ratings.push(RatingRecord { rating: Rating::Interaction(rating.clone()), channel, at });
+        self.events.push(Event { at, actor: Actor::beneficiary(), channel, public: false, kind: EventKind::InteractionRated { rating }, note: None });
+    }
+
+    /// Beneficiaries whose report stayed open for days ask again about it.
+    fn follow_ups(&mut self, rng: &mut SmallRng) {
+        let settled = self.events.iter().find_map(|e| match e.kind {
+            EventKind::StatusChanged { to, .. } if to == Status::Resolved || to.is_terminal() => Some(e.at),
+            _ => None,
+        });
+        let from = self.report.created_at.as_second() + 2 * DAY;
+        let until = settled.unwrap_or(self.now).as_second();
+        if until - from < DAY || !rng.random_bool(0.35) {
+            return;
+        }
+        let mut times: Vec<i64> = (0..rng.random_range(1..=3)).map(|_| rng.random_range(from..until)).collect();
+        times.sort_unstable();
+        let channel = match self.report.channel {
+            Channel::Api | Channel::Email => Channel::Phone,
+            other => other,
+        };
+        for (n, second) in (1u32..).zip(times) {
+            let at = Timestamp::from_second(second).unwrap_or(self.report.created_at);
+            self.events.push(Event { at, actor: Actor::beneficiary(), channel, public: true, kind: EventKind::FollowedUp { n_follow_ups: n }, note: None });
+            self.report.n_follow_ups = n;
+            self.report.updated_at = self.report.updated_at.max(at);
+        }
+    }
+}
+
+fn later(at: Timestamp, seconds: f64) -> Timestamp {
+    at + SignedDuration::from_secs(seconds.max(60.0) as i64)
+}
+
+/// An exponentially distributed delay with the given mean in hours, in seconds, at most 60 days.
+fn exponential(rng: &mut SmallRng, mean_hours: f64) -> f64 {
+    let u: f64 = rng.random();
+    (-mean_hours * HOUR * (1.0 - u).ln()).min(60.0 * DAY as f64)
+}
+
+/// How much faster than a normal report urgent work moves.
+fn speed(priority: Priority) -> f64 {
+    match priority {
+        Priority::Emergency => 0.05,
+        Priority::Urgent => 0.2,
+        Priority::High => 0.5,
+        Priority::Normal => 1.0,
+        Priority::Low => 1.6,
+    }
+}
+
+/// When a contact is expected to be resolved, in hours after it was created.
+fn expected_hours(priority: Priority, inquiry: bool) -> i64 {
+    if inquiry {
+        return 48;
+    }
+    match priority {
+        Priority::Emergency => 6,
+        Priority::Urgent => 24,
+        Priority::High => 72,
+        Priority::Normal => 7 * 24,
+        Priority::Low => 14 * 24,
+    }
+}
+
+/// The five scores, ready to hand out.
+#[derive(Debug, Clone, Copy)]
+struct Scores([Score; 5]);
+
+impl Scores {
+    fn new(scores: [Option<Score>; 5]) -> Option<Scores> {
+        let [a, b, c, d, e] = scores;
+        Some(Scores([a?, b?, c?, d?, e?]))
+    }
+
+    /// A beneficiary's score: mostly content. An `accepting` one is never below 3.
+    fn draw(self, rng: &mut SmallRng, accepting: bool) -> Score {
+        let value = match rng.random_range(0..100) {
+            0..42 => 5,
+            42..72 => 4,
+            72..86 => 3,
+            86..94 if !accepting => 2,
+            _ if !accepting => 1,
+            _ => 3,
+        };
+        self.0[value - 1]
+    }
+}
+
+fn closure_rating(rng: &mut SmallRng, scores: Scores, may_reopen: bool, arabic: bool) -> ClosureRating {
+    let quality = scores.draw(rng, !may_reopen);
+    let speed = scores.draw(rng, false);
+    let not_fixed = may_reopen && quality.value() > 2 && rng.random_bool(0.03);
+    let comment = rng.random_bool(0.2).then(|| {
+        let (ar, en) = if quality.value() >= 4 { ("شكراً على سرعة الاستجابة", "Thank you for the quick response") } else { ("تأخر التنفيذ", "It took too long") };
+        if arabic { ar } else { en }.to_owned()
+    });
+    ClosureRating { quality, speed, comment, not_fixed }
+}
+
+fn round6(value: f64) -> f64 {
+    (value * 1e6).round() / 1e6
+}
+
+/// A random Saudi mobile number as a person would type it: 05, an operator digit, seven digits.
+fn saudi_mobile(rng: &mut SmallRng) -> String {
+    let operator = [0, 3, 4, 5, 6, 7, 8, 9].choose(rng).copied().unwrap_or(5);
+    format!("05{operator}{:07}", rng.random_range(0..10_000_000))
+}
+
+fn name(rng: &mut SmallRng, language: &str) -> String {
+    let names: &[&str] = match language {
+        "ar" => {
+            let first = ARABIC_FIRST_NAMES.choose(rng).copied().unwrap_or("محمد");
+            let family = ARABIC_FAMILY_NAMES.choose(rng).copied().unwrap_or("الدوسري");
+            return format!("{first} {family}");
+        }
+        "ur" => &["Muhammad Imran", "Asif Khan", "Bilal Ahmed", "Usman Ali", "Zahid Hussain", "Naveed Akhtar"],
+        "hi" => &["Rajesh Kumar", "Suresh Nair", "Anil Sharma", "Priya Menon", "Mohammed Rafi", "Vijay Pillai"],
+        "bn" => &["Abdul Karim", "Rahim Uddin", "Jahangir Alam", "Shahidul Islam", "Nasir Hossain"],
+        "fil" => &["Maria Santos", "Jose Reyes", "Mark Dela Cruz", "Angelica Garcia", "Ramon Bautista"],
+        "id" => &["Siti Rahayu", "Budi Santoso", "Dewi Lestari", "Agus Setiawan", "Nur Hidayah"],
+        _ => &["Mohammed Al-Otaibi", "Ahmed Hassan", "Omar Farouk", "Sarah Thompson", "John Smith", "Fatima Al-Zahrani", "Khalid Al-Mutairi"],
+    };
+    names.choose(rng).copied().unwrap_or("Resident").to_owned()
+}
+
+/// Valid answers to the service's questions: every required one, some optional ones.
+fn answers(rng: &mut SmallRng, service: &Service, arabic: bool, created_at: Timestamp, id: ReportId) -> BTreeMap<String, Vec<String>> {
+    let mut answers = BTreeMap::new();
+    for attribute in service.attributes.iter().filter(|a| a.variable) {
+        if !attribute.required && !rng.random_bool(0.35) {
+            continue;
+        }
+        let values = match attribute.datatype {
+            Datatype::Singlevaluelist => attribute.values.choose(rng).map(|v| vec![v.key.clone()]).unwrap_or_default(),
+            Datatype::Multivaluelist => {
+                let count = rng.random_range(1..=attribute.values.len().clamp(1, 2));
+                attribute.values.choose_multiple(rng, count).map(|v| v.key.clone()).collect()
+            }
+            Datatype::Number => vec![number_answer(rng, attribute).to_string()],
+            Datatype::Datetime => {
+                let before = rng.random_range(10..72 * 60) * 60;
+                let second = (created_at.as_second() - before).div_euclid(60) * 60;
+                vec![Timestamp::from_second(second).unwrap_or(created_at).to_string()]
+            }
+            Datatype::String => vec![string_answer(rng, attribute, arabic, id)],
+            Datatype::Text => vec![
+                if arabic { "تكرر الأمر أكثر من مرة ولم يتم اتخاذ أي إجراء حتى الآن" } else { "This has happened more than once and nothing has been done so far" }
+                    .to_owned(),
+            ],
+        };
+        if !values.is_empty() {
+            answers.insert(attribute.code.clone(), values);
+        }
+    }
+    answers
+}
+
+fn number_answer(rng: &mut SmallRng, attribute: &Attribute) -> u32 {
+    let most = match attribute.code.as_str() {
+        "affected_poles" => 6,
+        "estimated_loads" => 5,
+        "affected_count" => 12,
+        "dog_count" => 8,
+        _ => 5,
+    };
+    rng.random_range(1..=most)
+}
+
+fn string_answer(rng: &mut SmallRng, attribute: &Attribute, arabic: bool, id: ReportId) -> String {
+    let pick = |rng: &mut SmallRng, ar: &[&str], en: &[&str]| if arabic { ar.choose(rng) } else { en.choose(rng) }.copied().unwrap_or("-").to_owned();
+    match attribute.code.as_str() {
+        "establishment_name" => pick(rng, &["مطعم ليالي الشرقية", "بوفيه الخليج", "مخبز الديرة", "بقالة النخيل"], &["Gulf Grill Restaurant", "Corniche Cafeteria", "Al Deira Bakery", "Palm Grocery"]),
+        "product_name" => pick(rng, &["حليب طازج", "لبن", "دجاج مبرد", "عصير برتقال"], &["Fresh milk", "Laban", "Chilled chicken", "Orange juice"]),
+        "vehicle_plate" | "plate_number" => {
+            const LETTERS: &[u8] = b"ABDEGHJKLNRSTUVXZ";
+            let letter = |rng: &mut SmallRng| char::from(LETTERS.choose(rng).copied().unwrap_or(b'A'));
+            format!("{}{}{} {:04}", letter(rng), letter(rng), letter(rng), rng.random_range(1..10_000))
+        }
+        "pole_number" => format!("P-{:05}", rng.random_range(1..100_000)),
+        "employee_name" => name(rng, if arabic { "ar" } else { "en" }),
+        "previous_request_id" => ReportId((id.0 - rng.random_range(1..50_000)).max(1)).ticket().to_string(),
+        _ => pick(rng, &["انظر الوصف"], &["See the description"]),
+    }
+}
+
+/// The share of reports each service group gets; waste, roads and lighting lead.
+fn group_weight(group: &str) -> f64 {
+    match group {
+        "cleanliness" => 26.0,
+        "roads" => 20.0,
+        "lighting" => 15.0,
+        "drainage" => 7.0,
+        "health" => 7.0,
+        "parks" => 6.0,
+        "buildings" => 5.0,
+        "animals" => 5.0,
+        "visual" => 4.0,
+        "markets" => 3.0,
+        "general" => 4.0,
+        _ => 3.0,
+    }
+}
+
+/// The group's code as one of the template keys here.
+fn group_of(service: &Service) -> &'static str {
+    GROUPS.iter().copied().find(|g| *g == service.group).unwrap_or("other")
+}
+
+const GROUPS: &[&str] = &["cleanliness", "roads", "lighting", "parks", "drainage", "health", "buildings", "animals", "visual", "markets", "general"];
+
+/// Local hours 0 to 23: quiet at night, busiest in the morning.
+const HOUR_WEIGHTS: [u32; 24] = [1, 1, 1, 1, 1, 2, 3, 6, 10, 12, 12, 11, 9, 9, 9, 8, 7, 6, 6, 7, 7, 6, 4, 2];
+
+/// Channels with their weights for reports and for inquiries.
+const CHANNELS: [(Channel, u32, u32); 12] = [
+    (Channel::Phone, 26, 45),
+    (Channel::Ivr, 4, 10),
+    (Channel::App, 20, 5),
+    (Channel::Web, 12, 8),
+    (Channel::Whatsapp, 16, 20),
+    (Channel::X, 3, 3),
+    (Channel::Facebook, 1, 1),
+    (Channel::Telegram, 1, 1),
+    (Channel::Sms, 3, 1),
+    (Channel::Email, 3, 3),
+    (Channel::WalkIn, 4, 3),
+    (Channel::Api, 7, 0),
+];
+
+/// The beneficiaries' languages: mostly Arabic, then English and the residents' languages.
+const LANGUAGES: [(&str, u32); 7] = [("ar", 70), ("en", 12), ("ur", 6), ("hi", 5), ("bn", 3), ("fil", 2), ("id", 2)];
+
+/// A city of the Eastern Province: its names, the box its built-up area lies in, and districts.
+struct City {
+    name_ar: &'static str,
+    name_en: &'static str,
+    slug: &'static str,
+    weight: u32,
+    lat: (f64, f64),
+    lon: (f64, f64),
+    /// Arabic and English names.
+    districts: &'static [(&'static str, &'static str)],
+}
+
+const CITIES: &[City] = &[
+    City {
+        name_ar: "الدمام",
+        name_en: "Dammam",
+        slug: "dammam",
+        weight: 30,
+        lat: (26.33, 26.50),
+        lon: (49.95, 50.16),
+        districts: &[
+            ("الفيصلية", "Al Faisaliyah"),
+            ("الشاطئ", "Al Shati"),
+            ("المزروعية", "Al Mazruiyah"),
+            ("الجلوية", "Al Jalawiyah"),
+            ("أحد", "Uhud"),
+            ("الروضة", "Al Rawdah"),
+            ("بدر", "Badr"),
+            ("النخيل", "Al Nakheel"),
+        ],
+    },
+    City {
+        name_ar: "الخبر",
+        name_en: "Al Khobar",
+        slug: "khobar",
+        weight: 15,
+        lat: (26.19, 26.33),
+        lon: (50.15, 50.23),
+        districts: &[
+            ("العليا", "Al Ulaya"),
+            ("العقربية", "Al Aqrabiyah"),
+            ("الثقبة", "Al Thuqbah"),
+            ("الخبر الشمالية", "Al Khobar Al Shamaliyah"),
+            ("اليرموك", "Al Yarmouk"),
+            ("الراكة", "Al Rakah"),
+            ("الحزام الذهبي", "Al Hizam Al Thahabi"),
+        ],
+    },
+    City {
+        name_ar: "الظهران",
+        name_en: "Dhahran",
+        slug: "dhahran",
+        weight: 5,
+        lat: (26.26, 26.33),
+        lon: (50.08, 50.16),
+        districts: &[("الدوحة", "Al Dawhah"), ("الدانة", "Al Dana"), ("القصور", "Al Qusur")],
+    },
+    City {
+        name_ar: "القطيف",
+        name_en: "Qatif",
+        slug: "qatif",
+        weight: 12,
+        lat: (26.45, 26.67),
+        lon: (49.93, 50.08),
+        districts: &[("القديح", "Al Qudaih"), ("سيهات", "Saihat"), ("صفوى", "Safwa"), ("تاروت", "Tarout"), ("العوامية", "Al Awamiyah"), ("الجش", "Al Jish")],
+    },
+    City {
+        name_ar: "الجبيل",
+        name_en: "Jubail",
+        slug: "jubail",
+        weight: 9,
+        lat: (26.90, 27.10),
+        lon: (49.55, 49.70),
+        districts: &[("الفناتير", "Al Fanateer"), ("الدفي", "Al Deffi"), ("الحويلات", "Al Huwailat"), ("جلمودة", "Jalmudah")],
+    },
+    City {
+        name_ar: "الأحساء",
+        name_en: "Al-Ahsa",
+        slug: "ahsa",
+        weight: 22,
+        lat: (25.28, 25.47),
+        lon: (49.50, 49.68),
+        districts: &[("الكوت", "Al Kut"), ("النعاثل", "Al Naathel"), ("الرفعة", "Al Rifaa"), ("السلمانية", "Al Salmaniyah"), ("المبرز", "Al Mubarraz"), ("محاسن", "Mahasin")],
+    },
+    City {
+        name_ar: "رأس تنورة",
+        name_en: "Ras Tanura",
+        slug: "ras-tanura",
+        weight: 3,
+        lat: (26.63, 26.74),
+        lon: (50.02, 50.17),
+        districts: &[("رحيمة", "Rahimah"), ("نجمة", "Najmah")],
+    },
+    City {
+        name_ar: "الخفجي",
+        name_en: "Khafji",
+        slug: "khafji",
+        weight: 3,
+        lat: (28.39, 28.46),
+        lon: (48.46, 48.53),
+        districts: &[("الفيصلية", "Al Faisaliyah"), ("اليرموك", "Al Yarmouk"), ("العزيزية", "Al Aziziyah"), ("الخليج", "Al Khaleej")],
+    },
+];
+
+const ARABIC_FIRST_NAMES: &[&str] =
+    &["محمد", "عبدالله", "فهد", "خالد", "سعود", "أحمد", "علي", "حسين", "عبدالرحمن", "سلمان", "فاطمة", "نورة", "سارة", "مريم", "ريم", "هند"];
+const ARABIC_FAMILY_NAMES: &[&str] =
+    &["الدوسري", "الغامدي", "القحطاني", "العتيبي", "الشمري", "الزهراني", "الهاجري", "المطيري", "الخالدي", "البوعلي", "النعيمي", "العمران", "الملا"];
+
+type Templates = (&'static [&'static str], &'static [&'static str]);
+
+/// Descriptions in Arabic and English; `{place}` is the district, or the city.
+fn descriptions(group: &str, kind: ContactKind) -> Templates {
+    match (group, kind) {
+        (_, ContactKind::Inquiry) => (
+            &["استفسار عن مواعيد عمل البلدية الفرعية", "كيف أستخرج رخصة بناء؟", "متى يتم جمع النفايات في {place}؟", "استفسار عن حالة بلاغ سابق"],
+            &["What are the opening hours of the branch municipality?", "How do I apply for a building permit?", "When is waste collected in {place}?", "Asking about the status of an earlier report"],
+        ),
+        ("general", ContactKind::Complaint) => (
+            &["تأخر الرد على بلاغي السابق لأكثر من أسبوعين", "لم تتم معالجة البلاغ بالشكل المطلوب", "سوء تعامل من موظف في مكتب الخدمة في {place}"],
+            &["My earlier report has had no answer for more than two weeks", "The report was not handled properly", "Rude treatment by an employee at the service office in {place}"],
+        ),
+        ("general", _) => (
+            &["أقترح زيادة عدد الحاويات في {place}", "أقترح إضافة ممرات مشاة ومسارات للدراجات في {place}", "شكراً لفريق البلدية على سرعة الاستجابة"],
+            &["I suggest more waste containers in {place}", "Please add walkways and cycle lanes in {place}", "Thank you to the municipality team for the quick response"],
+        ),
+        ("cleanliness", _) => (
+            &["تراكم نفايات بجوار الحاوية في حي {place} منذ عدة أيام والرائحة مزعجة", "الحاوية ممتلئة ولم يتم تفريغها في حي {place}", "مخلفات مرمية على الرصيف قرب المدرسة في {place}"],
+            &["Garbage piling up next to the container in {place} for several days, bad smell", "The container in {place} is full and has not been emptied", "Waste dumped on the sidewalk near the school in {place}"],
+        ),
+        ("roads", _) => (
+            &["حفرة كبيرة في الطريق بحي {place} تسببت في أضرار للسيارات", "هبوط في الأسفلت عند التقاطع في {place}", "رصيف مكسور أمام المحلات في حي {place}"],
+            &["Large pothole on the road in {place}, damaging cars", "Asphalt subsidence at the intersection in {place}", "Broken sidewalk in front of the shops in {place}"],
+        ),
+        ("lighting", _) => (
+            &["أعمدة الإنارة مطفأة في الشارع الرئيسي بحي {place}", "إنارة الشارع تومض طوال الليل في {place}", "الشارع مظلم تماماً بعد المغرب في حي {place}"],
+            &["Streetlights are off on the main street in {place}", "A streetlight flickers all night in {place}", "The street is completely dark after sunset in {place}"],
+        ),
+        ("parks", _) => (
+            &["ألعاب الأطفال مكسورة في حديقة حي {place}", "تسرب مياه الري في الحديقة العامة في {place}", "أغصان شجرة متدلية على الرصيف في حي {place}"],
+            &["Children's play equipment is broken in the {place} park", "Irrigation water leaking in the public park in {place}", "Tree branches hanging over the sidewalk in {place}"],
+        ),
+        ("drainage", _) => (
+            &["تجمع مياه الأمطار في الشارع بحي {place} ويصعب المرور", "غطاء غرفة التفتيش مفتوح في {place} وهو خطر على المارة", "طفح مياه صرف صحي في حي {place}"],
+            &["Rainwater pooling on the street in {place}, hard to pass", "Open manhole in {place}, dangerous for pedestrians", "Sewage overflowing in {place}"],
+        ),
+        ("health", _) => (
+            &["مطعم في حي {place} لا يلتزم بالنظافة ويوجد حشرات", "بيع منتجات منتهية الصلاحية في بقالة بحي {place}", "صالون في {place} لا يلتزم بالاشتراطات الصحية"],
+            &["A restaurant in {place} is dirty and has insects", "Expired products sold at a grocery in {place}", "A salon in {place} ignores hygiene rules"],
+        ),
+        ("buildings", _) => (
+            &["بناء بدون ترخيص في حي {place}", "مبنى قديم آيل للسقوط في {place}", "أعمال بناء مستمرة بعد منتصف الليل في حي {place}"],
+            &["Construction without a permit in {place}", "An old building about to collapse in {place}", "Construction work going on after midnight in {place}"],
+        ),
+        ("animals", _) => (
+            &["كلاب ضالة بالقرب من المدرسة في حي {place}", "حيوان نافق على الطريق في {place}", "مواشٍ سائبة على الطريق في حي {place}"],
+            &["Stray dogs near the school in {place}", "A dead animal on the road in {place}", "Loose livestock on the road in {place}"],
+        ),
+        ("visual", _) => (
+            &["كتابات على جدران المباني في حي {place}", "سيارة مهملة منذ أشهر في موقف بحي {place}", "أرض فضاء مهملة ومليئة بالمخلفات في {place}"],
+            &["Graffiti on building walls in {place}", "A car abandoned for months in a parking lot in {place}", "A neglected empty lot full of rubbish in {place}"],
+        ),
+        ("markets", _) => (
+            &["باعة متجولون يشغلون الرصيف في حي {place}", "محل يعمل بدون ترخيص في {place}", "بضائع معروضة على الرصيف تعيق المشاة في حي {place}"],
+            &["Street vendors occupying the sidewalk in {place}", "A shop operating without a licence in {place}", "Goods displayed on the sidewalk blocking pedestrians in {place}"],
+        ),
+        _ => (&["مشكلة تحتاج إلى معالجة في {place}"], &["A problem that needs attention in {place}"]),
+    }
+}
+
+type Notes = &'static [(&'static str, &'static str)];
+
+fn resolutions(group: &str) -> Notes {
+    match group {
+        "cleanliness" => &[("تم رفع النفايات وتنظيف الموقع", "The waste was removed and the site cleaned"), ("تم تفريغ الحاوية وتعقيمها", "The container was emptied and disinfected")],
+        "roads" => &[("تم ردم الحفرة وإعادة السفلتة", "The pothole was filled and resurfaced"), ("تم إصلاح الرصيف", "The sidewalk was repaired")],
+        "lighting" => &[("تم إصلاح الإنارة", "The lighting was repaired"), ("تم استبدال المصابيح التالفة", "The broken lamps were replaced")],
+        "drainage" => &[("تم شفط المياه وتسليك التصريف", "The water was pumped out and the drain cleared"), ("تم تركيب غطاء جديد", "A new cover was fitted")],
+        "health" | "markets" | "buildings" => &[("تمت زيارة الموقع وتحرير مخالفة", "The site was inspected and a violation issued"), ("تم إنذار المخالف وإزالة المخالفة", "The offender was warned and the violation removed")],
+        "general" => &[("تمت دراسة الملاحظة والرد على صاحبها", "The matter was reviewed and answered"), ("شكراً لملاحظتك، تم تحويلها للجهة المختصة", "Thank you; it was passed to the team concerned")],
+        _ => &[("تمت المعالجة من قبل الفريق الميداني", "Fixed by the field team"), ("تمت معالجة البلاغ", "The report was dealt with")],
+    }
+}
+
+const INQUIRY_ANSWERS: Notes = &[
+    ("تمت الإجابة على الاستفسار", "The question was answered"),
+    ("تم تزويد المستفيد بالمعلومات المطلوبة", "The beneficiary was given the information asked for"),
+    ("تم توجيه المستفيد إلى منصة بلدي", "The beneficiary was directed to the online services portal"),
+];
+const REJECTIONS: Notes = &[
+    ("خارج نطاق اختصاص البلدية", "Outside the municipality's responsibility"),
+    ("الموقع ملكية خاصة", "The site is private property"),
+    ("المعلومات غير كافية لتحديد الموقع", "Not enough information to find the site"),
+];
+const HOLD_REASONS: Notes = &[
+    ("بانتظار توفر المواد", "Waiting for materials"),
+    ("بانتظار تصريح من جهة أخرى", "Waiting for a permit from another authority"),
+    ("بانتظار المقاول", "Waiting for the contractor"),
+];
+const QUESTIONS: Notes = &[("نرجو تحديد الموقع بدقة", "Please give the exact location"), ("نرجو إرسال صورة للموقع", "Please send a photo of the site")];
+const REOPEN_REASONS: Notes = &[("المشكلة ما زالت قائمة", "The problem is still there"), ("تمت المعالجة بشكل جزئي فقط", "It was only partly fixed")];

@@ -1,1 +1,155 @@
-//! placeholder
+//! Test helpers: `spawn_app()` starts the real HTTP server on 127.0.0.1 port 0 with a fresh
+//! database of its own (a temporary SQLite file, or a new PostgreSQL database when
+//! `BALAGH_TEST_DATABASE_URL` points at a server), the shipped catalogue and a clock that stands
+//! still until a test moves it.
+
+use balagh_app::{App, ManualClock};
+use balagh_domain::event::Role;
+use balagh_store::{PoolOptions, Store};
+use balagh_web::{AppState, WebConfig};
+use jiff::Timestamp;
+use rand::RngCore;
+use std::sync::Arc;
+
+/// The catalogue every test server starts with.
+pub const CATALOGUE: &str = include_str!("../../../catalogue/eastern-province.toml");
+
+/// The instant test clocks start at: Sunday 2026-03-01 10:00 in Riyadh.
+pub fn start_instant() -> Timestamp {
+    "2026-03-01T07:00:00Z".parse().expect("valid instant")
+}
+
+/// A running test server.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    pub client: reqwest::Client,
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+    database: TestDatabase,
+}
+
+/// Where the test's database lives, removed when the test ends.
+enum TestDatabase {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+/// Starts a server with default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(WebConfig::default()).await
+}
+
+/// Starts a server with these web settings (the public base URL is set to the real address).
+pub async fn spawn_app_with(mut config: WebConfig) -> TestApp {
+    let (url, database) = fresh_database().await;
+    let store = Store::connect(&url, PoolOptions { max_connections: 4 }).await.expect("connect to test database");
+    let clock = Arc::new(ManualClock::new(start_instant()));
+    store.migrate(start_instant()).await.expect("migrate test database");
+    let catalogue = balagh_app::load_catalogue(&store, CATALOGUE, start_instant()).await.expect("load catalogue");
+    let app = App::new(store, catalogue, clock.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let address = format!("http://{}", listener.local_addr().expect("local address"));
+    config.public_base_url = address.clone();
+    let state = AppState { app: app.clone(), config: Arc::new(config), metrics: Some(metrics_handle()) };
+    tokio::spawn(async move {
+        axum::serve(listener, balagh_web::app(state)).await.expect("serve");
+    });
+    TestApp { address, client: reqwest::Client::new(), app, clock, database }
+}
+
+/// One Prometheus recorder per test process (a recorder can be installed only once).
+fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+fn random_suffix() -> String {
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn fresh_database() -> (String, TestDatabase) {
+    match std::env::var("BALAGH_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        Some(admin_url) => {
+            let name = format!("balagh_test_{}", random_suffix());
+            let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await.expect("connect to PostgreSQL for tests");
+            sqlx::Executor::execute(&mut admin, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create test database");
+            let base = admin_url.rsplit_once('/').map(|(base, _)| base.to_owned()).unwrap_or(admin_url.clone());
+            (format!("{base}/{name}"), TestDatabase::Postgres { admin_url, name })
+        }
+        None => {
+            let dir = tempfile::Builder::new().prefix("balagh-test").tempdir().expect("temporary directory");
+            let url = format!("sqlite://{}", dir.path().join("balagh.db").display());
+            (url, TestDatabase::Sqlite(dir))
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { admin_url, name } = &self.database {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs outside async; a short-lived runtime on its own thread removes the database.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                runtime.block_on(async move {
+                    if let Ok(mut admin) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await {
+                        let _ = sqlx::Executor::execute(&mut admin, sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// A fresh API key with `role` (bound to `department` when given).
+    pub async fn api_key(&self, role: Role, department: Option<&str>) -> String {
+        let name = format!("{}-{}", role.as_str(), random_suffix());
+        self.app.create_api_key(&name, role, department).await.expect("create api key")
+    }
+
+    /// `POST /api/v1/reports` with a JSON body.
+    pub async fn post_report(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.client.post(self.url("/api/v1/reports")).json(body).send().await.expect("request")
+    }
+
+    /// `POST` a form body (`application/x-www-form-urlencoded`) built from pairs, in order.
+    pub async fn post_form(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+        let body = serde_urlencoded::to_string(pairs).expect("encode form");
+        self.client.post(self.url(path)).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+}
+
+/// A valid report body for `POST /api/v1/reports`.
+pub fn report_body() -> serde_json::Value {
+    serde_json::json!({
+        "kind": "report",
+        "service_code": "overflowing-container",
+        "description": "الحاوية ممتلئة منذ ثلاثة أيام أمام المسجد",
+        "lat": 26.4207,
+        "long": 50.0888,
+        "phone": "0512345678",
+        "name": "محمد العتيبي",
+        "language": "ar",
+        "channel": "app"
+    })
+}
