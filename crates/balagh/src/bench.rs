@@ -431,7 +431,12 @@ impl Target {
 
     /// The create request for `report`; v1 requests carry a fresh idempotency key so that every
     /// request is a genuinely new report rather than a replay.
-    fn request(&self, client: &Client, report: &ReportSample, rng: &mut impl Rng) -> RequestBuilder {
+    fn request(
+        &self,
+        client: &Client,
+        report: &ReportSample,
+        rng: &mut impl Rng,
+    ) -> RequestBuilder {
         match self {
             Target::V1 { endpoint } => client
                 .post(endpoint)
@@ -599,8 +604,13 @@ impl ReportSample {
     fn random(rng: &mut impl Rng) -> ReportSample {
         let service = SERVICES.choose(rng).expect("the service list is not empty");
         let city = CITIES.choose(rng).expect("the city list is not empty");
-        let district = city.districts.choose(rng).expect("every city has districts");
-        let landmark = LANDMARKS.choose(rng).expect("the landmark list is not empty");
+        let district = city
+            .districts
+            .choose(rng)
+            .expect("every city has districts");
+        let landmark = LANDMARKS
+            .choose(rng)
+            .expect("the landmark list is not empty");
         // Most reports in the Eastern Province are written in Arabic.
         let language = if rng.random_bool(0.7) {
             Language::Arabic
@@ -609,7 +619,10 @@ impl ReportSample {
         };
         let description = match language {
             Language::Arabic => {
-                format!("{} في حي {}، {}", service.problem_ar, district.0, landmark.0)
+                format!(
+                    "{} في حي {}، {}",
+                    service.problem_ar, district.0, landmark.0
+                )
             }
             Language::English => {
                 format!("{} in {}, {}.", service.problem_en, district.1, landmark.1)
@@ -636,7 +649,11 @@ fn round_to_micro_degrees(degrees: f64) -> f64 {
 fn random_saudi_mobile(rng: &mut impl Rng) -> String {
     let mut phone = String::with_capacity(10);
     phone.push_str("05");
-    phone.push(*MOBILE_PREFIX_DIGITS.choose(rng).expect("the digit list is not empty"));
+    phone.push(
+        *MOBILE_PREFIX_DIGITS
+            .choose(rng)
+            .expect("the digit list is not empty"),
+    );
     for _ in 0..7 {
         phone.push(char::from(b'0' + rng.random_range(0..10u8)));
     }
@@ -798,9 +815,18 @@ mod tests {
         check(|a| a.concurrency = 0, InvalidArgs::Concurrency(0));
         check(|a| a.concurrency = 4097, InvalidArgs::Concurrency(4097));
         check(|a| a.duration = 0, InvalidArgs::Duration);
-        check(|a| a.url = "127.0.0.1:8940".to_owned(), InvalidArgs::Url("127.0.0.1:8940".to_owned()));
-        check(|a| a.url = "ftp://host".to_owned(), InvalidArgs::Url("ftp://host".to_owned()));
-        check(|a| a.url = "http://".to_owned(), InvalidArgs::Url("http://".to_owned()));
+        check(
+            |a| a.url = "127.0.0.1:8940".to_owned(),
+            InvalidArgs::Url("127.0.0.1:8940".to_owned()),
+        );
+        check(
+            |a| a.url = "ftp://host".to_owned(),
+            InvalidArgs::Url("ftp://host".to_owned()),
+        );
+        check(
+            |a| a.url = "http://".to_owned(),
+            InvalidArgs::Url("http://".to_owned()),
+        );
         check(|a| a.api = Api::Open311, InvalidArgs::MissingApiKey);
         check(
             |a| {
@@ -890,7 +916,10 @@ mod tests {
     fn tallies_merge_counts_latencies_and_distinct_error_samples() {
         let mut first = Tally::new();
         first.record(Outcome::Created, Duration::from_millis(2));
-        first.record(Outcome::Failed("HTTP 500".to_owned()), Duration::from_millis(1));
+        first.record(
+            Outcome::Failed("HTTP 500".to_owned()),
+            Duration::from_millis(1),
+        );
         let mut second = Tally::new();
         second.record(Outcome::Created, Duration::from_millis(4));
         for status in [500, 502, 503, 504, 429, 400] {
@@ -926,7 +955,10 @@ mod tests {
         );
         let long_body = "ب".repeat(500);
         let sample = http_error_sample(400, long_body.as_bytes());
-        assert_eq!(sample.chars().count(), "HTTP 400: ".len() + ERROR_BODY_PREFIX_CHARS + 1);
+        assert_eq!(
+            sample.chars().count(),
+            "HTTP 400: ".len() + ERROR_BODY_PREFIX_CHARS + 1
+        );
         assert!(sample.ends_with('…'));
     }
 
@@ -938,7 +970,10 @@ mod tests {
             assert_eq!(phone.len(), 10, "{phone}");
             assert!(phone.starts_with("05"), "{phone}");
             assert!(phone.bytes().all(|b| b.is_ascii_digit()), "{phone}");
-            assert!(MOBILE_PREFIX_DIGITS.contains(&char::from(phone.as_bytes()[2])), "{phone}");
+            assert!(
+                MOBILE_PREFIX_DIGITS.contains(&char::from(phone.as_bytes()[2])),
+                "{phone}"
+            );
         }
     }
 
@@ -958,8 +993,10 @@ mod tests {
         for _ in 0..1000 {
             let report = ReportSample::random(&mut rng);
             assert!(SERVICES.iter().any(|s| s.code == report.service_code));
-            let in_dammam = (26.36..=26.47).contains(&report.lat) && (50.00..=50.15).contains(&report.long);
-            let in_khobar = (26.20..=26.32).contains(&report.lat) && (50.17..=50.22).contains(&report.long);
+            let in_dammam =
+                (26.36..=26.47).contains(&report.lat) && (50.00..=50.15).contains(&report.long);
+            let in_khobar =
+                (26.20..=26.32).contains(&report.lat) && (50.17..=50.22).contains(&report.long);
             assert!(in_dammam || in_khobar, "{} {}", report.lat, report.long);
             assert!(!report.description.is_empty());
         }
@@ -991,7 +1028,10 @@ mod tests {
              &description=%D8%BA%D8%B7%D8%A7%D8%A1+%D9%85%D9%81%D9%82%D9%88%D8%AF+%26+%D8%AE%D8%B7%D8%B1\
              &phone=0551234567&first_name=%D9%86%D9%88%D8%B1%D8%A9"
         );
-        let anonymous = ReportSample { first_name: None, ..sample() };
+        let anonymous = ReportSample {
+            first_name: None,
+            ..sample()
+        };
         assert!(!open311_form(&anonymous, "k").contains("first_name"));
     }
 

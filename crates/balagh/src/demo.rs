@@ -9,7 +9,7 @@
 //! database, which stores each chunk in one transaction.
 
 use anyhow::Context as _;
-use balagh_domain::catalogue::{Attribute, AttributeAnswer, Datatype};
+use balagh_domain::catalogue::{Attribute, Datatype};
 use balagh_domain::event::{Actor, Event, EventKind, Role};
 use balagh_domain::lifecycle::{self, Command, Transition};
 use balagh_domain::rating::{ClosureRating, InteractionRating, Score};
@@ -75,41 +75,15 @@ pub async fn run(store: &Store, catalogue: &Catalogue, now: Timestamp, options: 
     let mut by_kind: BTreeMap<&'static str, u64> = ContactKind::ALL.iter().map(|k| (k.as_str(), 0)).collect();
     let mut stored = 0u64;
     let mut remaining = options.reports;
-    let mut rng = Some(SmallRng::seed_from_u64(options.seed.unwrap_or(DEFAULT_SEED)));
+    let rng = SmallRng::seed_from_u64(options.seed.unwrap_or(DEFAULT_SEED));
 
     // While one chunk is being inserted the next is generated on a blocking thread. The random
-    // generator travels with the work and comes back with the chunk, so the output is the same
-    // as a sequential run.
-    let mut generating = None;
-    loop {
-        if generating.is_none()
-            && remaining > 0
-            && let Some(mut chunk_rng) = rng.take()
-        {
-            let size = remaining.min(CHUNK as u64) as usize;
-            remaining -= size as u64;
-            let ids = store.db.reserve_report_ids(size).await.context("reserving demo report ids")?;
-            let catalogue = catalogue.clone();
-            generating = Some(tokio::task::spawn_blocking(move || {
-                let seeds = generate_chunk(&mut chunk_rng, &catalogue, &ids, now);
-                (chunk_rng, seeds)
-            }));
-        }
-        let Some(handle) = generating.take() else { break };
-        let (chunk_rng, seeds) = handle.await.context("generating demo reports")?;
-        rng = Some(chunk_rng);
-        if remaining > 0
-            && let Some(mut chunk_rng) = rng.take()
-        {
-            let size = remaining.min(CHUNK as u64) as usize;
-            remaining -= size as u64;
-            let ids = store.db.reserve_report_ids(size).await.context("reserving demo report ids")?;
-            let catalogue = catalogue.clone();
-            generating = Some(tokio::task::spawn_blocking(move || {
-                let seeds = generate_chunk(&mut chunk_rng, &catalogue, &ids, now);
-                (chunk_rng, seeds)
-            }));
-        }
+    // generator travels with the work and comes back with the chunk, so the data is the same as
+    // a sequential run would make.
+    let mut generating = start_chunk(store, &catalogue, rng, &mut remaining, now).await?;
+    while let Some(handle) = generating {
+        let (rng, seeds) = handle.await.context("generating demo reports")?;
+        generating = start_chunk(store, &catalogue, rng, &mut remaining, now).await?;
         store.db.insert_seed_reports(&seeds).await.context("storing demo reports")?;
         for seed in &seeds {
             *by_kind.entry(seed.report.kind.as_str()).or_default() += 1;
@@ -121,6 +95,23 @@ pub async fn run(store: &Store, catalogue: &Catalogue, now: Timestamp, options: 
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(reports = stored, seconds, per_second = stored as f64 / seconds.max(1e-9), "demo data stored");
     Ok(DemoSummary { reports: stored, by_kind, seconds })
+}
+
+type Generating = tokio::task::JoinHandle<(SmallRng, Vec<SeedReport>)>;
+
+/// Reserves ids for the next chunk and starts generating it; `None` when nothing remains.
+async fn start_chunk(store: &Store, catalogue: &Arc<Catalogue>, mut rng: SmallRng, remaining: &mut u64, now: Timestamp) -> anyhow::Result<Option<Generating>> {
+    if *remaining == 0 {
+        return Ok(None);
+    }
+    let size = (*remaining).min(CHUNK as u64) as usize;
+    *remaining -= size as u64;
+    let ids = store.db.reserve_report_ids(size).await.context("reserving demo report ids")?;
+    let catalogue = catalogue.clone();
+    Ok(Some(tokio::task::spawn_blocking(move || {
+        let seeds = generate_chunk(&mut rng, &catalogue, &ids, now);
+        (rng, seeds)
+    })))
 }
 
 /// Builds one contact per id in `ids`, each created during the year before `now`, with its
@@ -1113,3 +1104,198 @@ const HOLD_REASONS: Notes = &[
 ];
 const QUESTIONS: Notes = &[("نرجو تحديد الموقع بدقة", "Please give the exact location"), ("نرجو إرسال صورة للموقع", "Please send a photo of the site")];
 const REOPEN_REASONS: Notes = &[("المشكلة ما زالت قائمة", "The problem is still there"), ("تمت المعالجة بشكل جزئي فقط", "It was only partly fixed")];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use balagh_domain::catalogue::AttributeAnswer;
+    use std::collections::{BTreeSet, HashMap};
+
+    const CATALOGUE: &str = include_str!("../../../catalogue/eastern-province.toml");
+
+    fn catalogue() -> Catalogue {
+        Catalogue::from_toml(CATALOGUE).unwrap()
+    }
+
+    fn now() -> Timestamp {
+        "2026-03-15T09:30:00Z".parse().unwrap()
+    }
+
+    fn generate(seed: u64, n: i64) -> Vec<SeedReport> {
+        let ids: Vec<i64> = (1_000_000..1_000_000 + n).collect();
+        generate_chunk(&mut SmallRng::seed_from_u64(seed), &catalogue(), &ids, now())
+    }
+
+    #[test]
+    fn every_history_is_a_legal_walk_ending_in_the_reports_status() {
+        let now = now();
+        for seed in generate(7, 2_000) {
+            let report = &seed.report;
+            let events = &seed.events;
+            assert!(matches!(events[0].kind, EventKind::Created { .. }), "{:?}", events[0]);
+            assert_eq!(events[0].at, report.created_at);
+            assert!(events.windows(2).all(|w| w[0].at <= w[1].at), "events out of order for {}", report.id.0);
+            assert!(events.iter().all(|e| e.at <= now));
+            let mut status = Status::New;
+            for event in events {
+                if let EventKind::StatusChanged { from, to } = event.kind {
+                    assert_eq!(from, status, "report {}", report.id.0);
+                    status = to;
+                }
+            }
+            assert_eq!(status, report.status, "report {}", report.id.0);
+            if report.status == Status::New {
+                assert!(events.iter().all(|e| !matches!(e.kind, EventKind::StatusChanged { .. } | EventKind::Assigned { .. })));
+            }
+            assert_eq!(report.resolved_at.is_some(), matches!(report.status, Status::Resolved | Status::Closed), "report {}", report.id.0);
+            assert_eq!(report.closed_at.is_some(), report.status.is_terminal());
+            assert_eq!(report.duplicate_of.is_some(), report.status == Status::Duplicate);
+            assert!(report.updated_at >= report.created_at && report.updated_at <= now);
+            let follow_ups = events.iter().filter(|e| matches!(e.kind, EventKind::FollowedUp { .. })).count();
+            assert_eq!(report.n_follow_ups as usize, follow_ups);
+            let rating_events = events.iter().filter(|e| matches!(e.kind, EventKind::ClosureRated { .. } | EventKind::InteractionRated { .. })).count();
+            assert_eq!(seed.ratings.len(), rating_events);
+        }
+    }
+
+    #[test]
+    fn every_status_appears_and_old_reports_are_mostly_settled() {
+        let seeds = generate(7, 2_000);
+        let statuses: BTreeSet<Status> = seeds.iter().map(|s| s.report.status).collect();
+        assert_eq!(statuses.len(), Status::ALL.len(), "missing: {:?}", Status::ALL.iter().filter(|s| !statuses.contains(s)).collect::<Vec<_>>());
+        let month_ago = now() - SignedDuration::from_hours(30 * 24);
+        let (old, recent): (Vec<&SeedReport>, Vec<&SeedReport>) = seeds.iter().partition(|s| s.report.created_at < month_ago);
+        let open_share = |group: &[&SeedReport]| group.iter().filter(|s| !s.report.status.is_terminal()).count() as f64 / group.len() as f64;
+        assert!(open_share(&old) < 0.1, "old open share {}", open_share(&old));
+        assert!(open_share(&recent) > open_share(&old));
+    }
+
+    #[test]
+    fn about_a_quarter_of_contacts_are_inquiries_and_some_are_complaints_and_suggestions() {
+        let seeds = generate(11, 2_000);
+        let count = |kind: ContactKind| seeds.iter().filter(|s| s.report.kind == kind).count() as f64 / seeds.len() as f64;
+        let inquiries = count(ContactKind::Inquiry);
+        assert!((0.2..=0.3).contains(&inquiries), "inquiries {inquiries}");
+        assert!(seeds.iter().filter(|s| s.report.kind == ContactKind::Inquiry).all(|s| s.report.service_code == INQUIRY_SERVICE));
+        assert!(count(ContactKind::Complaint) > 0.0 && count(ContactKind::Suggestion) > 0.0);
+        assert!(count(ContactKind::Report) > 0.6);
+    }
+
+    #[test]
+    fn waste_roads_and_lighting_lead() {
+        let seeds = generate(3, 2_000);
+        let mut by_department: HashMap<&str, usize> = HashMap::new();
+        for seed in seeds.iter().filter(|s| s.report.kind == ContactKind::Report) {
+            *by_department.entry(seed.report.assignment.department.as_str()).or_default() += 1;
+        }
+        let leaders = ["cleanliness", "roads", "lighting"].map(|d| by_department.get(d).copied().unwrap_or(0));
+        let others = by_department.iter().filter(|(d, _)| !["cleanliness", "roads", "lighting"].contains(d)).map(|(_, n)| *n).max().unwrap_or(0);
+        assert!(leaders.iter().all(|n| *n > others), "{by_department:?}");
+    }
+
+    #[test]
+    fn places_times_and_answers_are_valid() {
+        let catalogue = catalogue();
+        let now = now();
+        let year_ago = now - SignedDuration::from_hours(366 * 24);
+        let seeds = generate(5, 2_000);
+        for seed in &seeds {
+            let report = &seed.report;
+            let service = catalogue.service(&report.service_code).unwrap();
+            match report.location.coordinates {
+                Some(point) => {
+                    assert!(service.location_required);
+                    assert!((24.5..=28.6).contains(&point.lat()) && (48.0..=50.9).contains(&point.lon()), "{point:?}");
+                }
+                None if service.location_required => assert!(report.location.address.is_some()),
+                None => {}
+            }
+            assert!(report.created_at > year_ago && report.created_at < now, "{}", report.created_at);
+            let raw: BTreeMap<String, Vec<String>> = report
+                .attributes
+                .iter()
+                .map(|(code, answer)| {
+                    let values = match answer {
+                        AttributeAnswer::One(value) => vec![value.clone()],
+                        AttributeAnswer::Many(values) => values.clone(),
+                    };
+                    (code.clone(), values)
+                })
+                .collect();
+            assert_eq!(service.validate_answers(&raw).as_ref(), Ok(&report.attributes));
+            if matches!(report.channel, Channel::Phone | Channel::Ivr | Channel::Sms | Channel::Whatsapp | Channel::WalkIn) {
+                assert!(report.contact.phone.as_ref().is_some_and(|p| p.as_str().starts_with("+9665")));
+            }
+        }
+        let channels: BTreeSet<Channel> = seeds.iter().map(|s| s.report.channel).collect();
+        assert_eq!(channels.len(), Channel::ALL.len());
+        let languages: BTreeSet<&str> = seeds.iter().map(|s| s.report.contact.language.as_str()).collect();
+        assert_eq!(languages.len(), LANGUAGES.len());
+        let arabic = seeds.iter().filter(|s| s.report.contact.language.as_str() == "ar").count();
+        assert!(arabic * 2 > seeds.len());
+        let weekday = |s: &&SeedReport| {
+            let local = s.report.created_at.as_second() + LOCAL_OFFSET;
+            !matches!((local.div_euclid(DAY) + 4).rem_euclid(7), 5 | 6)
+        };
+        assert!(seeds.iter().filter(weekday).count() as f64 > 0.75 * seeds.len() as f64);
+    }
+
+    #[test]
+    fn ratings_and_follow_ups_are_present_but_modest() {
+        let seeds = generate(9, 2_000);
+        let closure = seeds.iter().flat_map(|s| &s.ratings).filter(|r| matches!(r.rating, Rating::Closure(_))).count();
+        let interaction = seeds.iter().flat_map(|s| &s.ratings).filter(|r| matches!(r.rating, Rating::Interaction(_))).count();
+        let followed = seeds.iter().filter(|s| s.report.n_follow_ups > 0).count();
+        assert!(closure > 100 && interaction > 50 && followed > 20, "closure {closure}, interaction {interaction}, followed {followed}");
+        let events: usize = seeds.iter().map(|s| s.events.len()).sum();
+        let mean = events as f64 / seeds.len() as f64;
+        assert!((2.0..=6.5).contains(&mean), "mean events per report {mean}");
+        // A closure rating that refuses the fix reopens the report at once.
+        for seed in &seeds {
+            for (i, event) in seed.events.iter().enumerate() {
+                if let EventKind::ClosureRated { rating } = &event.kind
+                    && rating.reopens()
+                {
+                    assert!(matches!(seed.events[i + 1].kind, EventKind::StatusChanged { to: Status::Reopened, .. }));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_data() {
+        assert_eq!(format!("{:?}", generate(42, 300)), format!("{:?}", generate(42, 300)));
+        assert_ne!(format!("{:?}", generate(42, 300)), format!("{:?}", generate(43, 300)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn run_stores_every_report_with_its_history() {
+        let path = std::env::temp_dir().join(format!("balagh-demo-{}-{}.db", std::process::id(), now().as_nanosecond()));
+        let url = format!("sqlite://{}", path.display());
+        let store = Store::connect(&url, balagh_store::PoolOptions::default()).await.unwrap();
+        store.migrate(now()).await.unwrap();
+        let options = DemoOptions { reports: 12_345, seed: Some(1), show_progress: false };
+        let started = Instant::now();
+        let summary = run(&store, &catalogue(), now(), &options).await.unwrap();
+        eprintln!("stored {} reports in {:.2}s", summary.reports, started.elapsed().as_secs_f64());
+        assert_eq!(summary.reports, 12_345);
+        assert_eq!(summary.by_kind.values().sum::<u64>(), 12_345);
+        assert_eq!(summary.by_kind.len(), ContactKind::ALL.len());
+
+        // A fresh database hands out ids from its first one, so the first chunk is reproducible.
+        let first = balagh_store::schema::FIRST_REPORT_ID;
+        let ids: Vec<i64> = (first..first + CHUNK as i64).collect();
+        let expected = generate_chunk(&mut SmallRng::seed_from_u64(1), &catalogue(), &ids, now());
+        for seed in expected.iter().step_by(97) {
+            let stored = store.db.report(seed.report.id).await.unwrap().unwrap();
+            assert_eq!(stored, seed.report);
+            let events = store.db.events(seed.report.id, true).await.unwrap();
+            let kinds: Vec<&EventKind> = events.iter().map(|e| &e.event.kind).collect();
+            assert_eq!(kinds, seed.events.iter().map(|e| &e.kind).collect::<Vec<_>>());
+        }
+        store.db.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+}

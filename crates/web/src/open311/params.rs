@@ -11,6 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
+    #[cfg(test)]
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
         Self(pairs)
     }

@@ -227,7 +227,7 @@ mod tests {
             <?xml version="1.0" encoding="UTF-8"?>
             <service_requests>
               <request>
-                <service_request_id>00000018</service_request_id>
+                <service_request_id>00000013</service_request_id>
                 <status>open</status>
                 <status_notes>the crew is on site</status_notes>
                 <service_name>Pothole</service_name>
@@ -256,7 +256,7 @@ mod tests {
         expect![[r#"
             [
               {
-                "service_request_id": "00000018",
+                "service_request_id": "00000013",
                 "status": "open",
                 "status_notes": "the crew is on site",
                 "service_name": "حفرة في الطريق",

@@ -107,7 +107,7 @@ mod tests {
             <service_request_updates>
               <request_update>
                 <update_id>7</update_id>
-                <service_request_id>00000018</service_request_id>
+                <service_request_id>00000013</service_request_id>
                 <status>FIXED</status>
                 <updated_datetime>2026-03-02T09:15:00+03:00</updated_datetime>
                 <description>filled &amp; levelled</description>
@@ -120,7 +120,7 @@ mod tests {
             [
               {
                 "update_id": "7",
-                "service_request_id": "00000018",
+                "service_request_id": "00000013",
                 "status": "FIXED",
                 "updated_datetime": "2026-03-02T09:15:00+03:00",
                 "description": "filled & levelled",
