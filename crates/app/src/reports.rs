@@ -227,9 +227,11 @@ impl App {
         Ok(self.store.db.events(report.id, staff).await?)
     }
 
-    /// Public updates across all reports in `[from, to]`, oldest first (Open311 update feeds).
+    /// The municipality's public updates (status changes and public comments) across all reports
+    /// in `[from, to]`, oldest first, for Open311 update feeds. The beneficiary's own words
+    /// (creation, follow-ups) are not updates.
     pub async fn public_updates(&self, from: Timestamp, to: Timestamp, limit: u64) -> Result<Vec<StoredEvent>, AppError> {
-        Ok(self.store.db.public_events_between(from, to, limit).await?)
+        Ok(self.store.db.public_events_between(from, to, &["status_changed", "commented"], limit).await?)
     }
 
     async fn change(&self, ticket: TicketNumber, decide: impl FnMut(&Report) -> Result<ReportChange, AppError>) -> Result<Report, AppError> {

@@ -597,8 +597,9 @@ const LANDMARKS: [(&str, &str); 6] = [
 /// Names some Open311 reporters give; `None` is the common anonymous case.
 const FIRST_NAMES: [Option<&str>; 5] = [None, None, Some("محمد"), Some("نورة"), Some("Abdullah")];
 
-/// Second digits of Saudi mobile numbers in use: 050, 053, 054, …, 059.
-const MOBILE_PREFIX_DIGITS: [char; 8] = ['0', '3', '4', '5', '6', '7', '8', '9'];
+/// Second digits of Saudi mobile numbers whose every subscriber number is valid: 050, 053, 054,
+/// 055, 056, 058, 059 (057 is only partly allocated, so random 057 numbers are often refused).
+const MOBILE_PREFIX_DIGITS: [char; 7] = ['0', '3', '4', '5', '6', '8', '9']; 
 
 impl ReportSample {
     fn random(rng: &mut impl Rng) -> ReportSample {

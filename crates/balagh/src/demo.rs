@@ -25,6 +25,7 @@ use rand::rngs::SmallRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,7 +34,7 @@ use std::time::Instant;
 pub struct DemoOptions {
     /// How many contacts (reports, complaints, suggestions and inquiries together) to create.
     pub reports: u64,
-    /// The random seed; the same seed and catalogue give the same data (ids aside).
+    /// The random seed: the same seed, catalogue, count and `now` give the same data, ids aside.
     pub seed: Option<u64>,
     pub show_progress: bool,
 }
@@ -65,25 +66,26 @@ const AUTO_CLOSE_HOURS: f64 = 72.0;
 /// Fills `store` with `options.reports` contacts created during the year before `now`.
 pub async fn run(store: &Store, catalogue: &Catalogue, now: Timestamp, options: &DemoOptions) -> anyhow::Result<DemoSummary> {
     let started = Instant::now();
-    anyhow::ensure!(Plan::new(catalogue).is_some(), "the catalogue has no services to create demo reports for");
+    anyhow::ensure!(Plan::new(catalogue, now).is_some(), "the catalogue has no services to create demo reports for");
     let catalogue = Arc::new(catalogue.clone());
     let progress = if options.show_progress { ProgressBar::new(options.reports) } else { ProgressBar::hidden() };
+    progress.enable_steady_tick(std::time::Duration::from_millis(250));
     progress.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} reports, {per_sec}, ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut by_kind: BTreeMap<&'static str, u64> = ContactKind::ALL.iter().map(|k| (k.as_str(), 0)).collect();
     let mut stored = 0u64;
-    let mut remaining = options.reports;
+    let mut chunks = Chunks { total: options.reports, planned: 0 };
     let rng = SmallRng::seed_from_u64(options.seed.unwrap_or(DEFAULT_SEED));
 
     // While one chunk is being inserted the next is generated on a blocking thread. The random
     // generator travels with the work and comes back with the chunk, so the data is the same as
     // a sequential run would make.
-    let mut generating = start_chunk(store, &catalogue, rng, &mut remaining, now).await?;
+    let mut generating = start_chunk(store, &catalogue, rng, &mut chunks, now).await?;
     while let Some(handle) = generating {
         let (rng, seeds) = handle.await.context("generating demo reports")?;
-        generating = start_chunk(store, &catalogue, rng, &mut remaining, now).await?;
+        generating = start_chunk(store, &catalogue, rng, &mut chunks, now).await?;
         store.db.insert_seed_reports(&seeds).await.context("storing demo reports")?;
         for seed in &seeds {
             *by_kind.entry(seed.report.kind.as_str()).or_default() += 1;
@@ -99,33 +101,41 @@ pub async fn run(store: &Store, catalogue: &Catalogue, now: Timestamp, options: 
 
 type Generating = tokio::task::JoinHandle<(SmallRng, Vec<SeedReport>)>;
 
+/// How far through the run the chunks handed out so far reach.
+struct Chunks {
+    total: u64,
+    planned: u64,
+}
+
 /// Reserves ids for the next chunk and starts generating it; `None` when nothing remains.
-async fn start_chunk(store: &Store, catalogue: &Arc<Catalogue>, mut rng: SmallRng, remaining: &mut u64, now: Timestamp) -> anyhow::Result<Option<Generating>> {
-    if *remaining == 0 {
+async fn start_chunk(store: &Store, catalogue: &Arc<Catalogue>, mut rng: SmallRng, chunks: &mut Chunks, now: Timestamp) -> anyhow::Result<Option<Generating>> {
+    if chunks.planned >= chunks.total {
         return Ok(None);
     }
-    let size = (*remaining).min(CHUNK as u64) as usize;
-    *remaining -= size as u64;
-    let ids = store.db.reserve_report_ids(size).await.context("reserving demo report ids")?;
+    let size = (chunks.total - chunks.planned).min(CHUNK as u64);
+    let share = chunks.planned as f64 / chunks.total as f64..(chunks.planned + size) as f64 / chunks.total as f64;
+    chunks.planned += size;
+    let ids = store.db.reserve_report_ids(size as usize).await.context("reserving demo report ids")?;
     let catalogue = catalogue.clone();
     Ok(Some(tokio::task::spawn_blocking(move || {
-        let seeds = generate_chunk(&mut rng, &catalogue, &ids, now);
+        let seeds = generate_chunk(&mut rng, &catalogue, &ids, now, share);
         (rng, seeds)
     })))
 }
 
-/// Builds one contact per id in `ids`, each created during the year before `now`, with its
-/// timeline and ratings. Pure: the same generator state gives the same chunk.
-pub fn generate_chunk(rng: &mut SmallRng, catalogue: &Catalogue, ids: &[i64], now: Timestamp) -> Vec<SeedReport> {
-    let Some(plan) = Plan::new(catalogue) else { return Vec::new() };
+/// Builds one contact per id in `ids`, with its timeline and ratings, created during `share` of
+/// the year before `now`: `0.0..1.0` is the whole year, and consecutive shares follow each other
+/// in time, weighted by how busy each hour is. Creation times rise with the ids, as they do when
+/// the application assigns them. Pure: the same generator state gives the same chunk.
+pub fn generate_chunk(rng: &mut SmallRng, catalogue: &Catalogue, ids: &[i64], now: Timestamp, share: Range<f64>) -> Vec<SeedReport> {
+    let Some(plan) = Plan::new(catalogue, now) else { return Vec::new() };
+    let mut points: Vec<f64> = ids.iter().map(|_| if share.start < share.end { rng.random_range(share.clone()) } else { share.start }).collect();
+    points.sort_by(f64::total_cmp);
     let mut seeds = Vec::with_capacity(ids.len());
-    for (index, &id) in ids.iter().enumerate() {
-        // A duplicate points at another report of the same batch.
-        let duplicate_of = (ids.len() > 1).then(|| {
-            let other = (index + rng.random_range(1..ids.len())) % ids.len();
-            ReportId(ids[other])
-        });
-        if let Some(seed) = plan.contact(rng, ReportId(id), duplicate_of, now) {
+    for (index, (&id, point)) in ids.iter().zip(points).enumerate() {
+        // A duplicate points at an earlier report of the same chunk.
+        let duplicate_of = (index > 0).then(|| ReportId(ids[rng.random_range(index.saturating_sub(500)..index)]));
+        if let Some(seed) = plan.contact(rng, ReportId(id), plan.timeline.at(point), duplicate_of, now) {
             seeds.push(seed);
         }
     }
@@ -138,18 +148,17 @@ struct Plan<'c> {
     services: Vec<&'c Service>,
     service_weights: Option<WeightedIndex<f64>>,
     inquiry: Option<&'c Service>,
-    hours: WeightedIndex<u32>,
+    timeline: Timeline,
     report_channels: WeightedIndex<u32>,
     inquiry_channels: WeightedIndex<u32>,
     languages: WeightedIndex<u32>,
     cities: WeightedIndex<u32>,
-    /// The scores 1 to 5, made once (`Score` has only a checking constructor).
-    scores: [Option<Score>; 5],
+    scores: Scores,
 }
 
 impl<'c> Plan<'c> {
     /// `None` when the catalogue offers nothing to report about.
-    fn new(catalogue: &'c Catalogue) -> Option<Plan<'c>> {
+    fn new(catalogue: &'c Catalogue, now: Timestamp) -> Option<Plan<'c>> {
         let inquiry = catalogue.service(INQUIRY_SERVICE).or_else(|| catalogue.services.iter().find(|s| s.kind == ContactKind::Inquiry));
         let services: Vec<&Service> = catalogue.services.iter().filter(|s| s.kind != ContactKind::Inquiry).collect();
         if services.is_empty() && inquiry.is_none() {
@@ -174,11 +183,11 @@ impl<'c> Plan<'c> {
         }
         Some(Plan {
             catalogue,
-            scores: [1, 2, 3, 4, 5].map(|v| Score::new("score", v).ok()),
+            scores: Scores::new()?,
             service_weights: WeightedIndex::new(&weights).ok(),
             services,
             inquiry,
-            hours: WeightedIndex::new(HOUR_WEIGHTS).ok()?,
+            timeline: Timeline::new(now)?,
             report_channels: WeightedIndex::new(CHANNELS.iter().map(|c| c.1)).ok()?,
             inquiry_channels: WeightedIndex::new(CHANNELS.iter().map(|c| c.2)).ok()?,
             languages: WeightedIndex::new(LANGUAGES.iter().map(|l| l.1)).ok()?,
@@ -188,7 +197,7 @@ impl<'c> Plan<'c> {
 
     /// One contact with its history up to `now`; `None` only if the draft fails validation,
     /// which would be a bug in the tables here.
-    fn contact(&self, rng: &mut SmallRng, id: ReportId, duplicate_of: Option<ReportId>, now: Timestamp) -> Option<SeedReport> {
+    fn contact(&self, rng: &mut SmallRng, id: ReportId, created_at: Timestamp, duplicate_of: Option<ReportId>, now: Timestamp) -> Option<SeedReport> {
         let service = match (self.inquiry, &self.service_weights) {
             (Some(inquiry), _) if rng.random_bool(INQUIRY_SHARE) => inquiry,
             (_, Some(weights)) => self.services[weights.sample(rng)],
@@ -199,10 +208,8 @@ impl<'c> Plan<'c> {
         let channel = CHANNELS[if is_inquiry { self.inquiry_channels.sample(rng) } else { self.report_channels.sample(rng) }].0;
         let language = LANGUAGES[self.languages.sample(rng)].0;
         let arabic = language == "ar";
-        let created_at = self.created_at(rng, now);
         let city = &CITIES[self.cities.sample(rng)];
         let district = city.districts.choose(rng).copied().unwrap_or(("", ""));
-        let scores = Scores::new(self.scores)?;
         let draft = self.draft(rng, service, channel, language, city, district, created_at, id);
         let new_report = match NewReport::validate(&draft, channel, self.catalogue) {
             Ok(report) => report,
@@ -239,7 +246,7 @@ impl<'c> Plan<'c> {
             group: group_of(service),
             agent,
             city_slug: city.slug,
-            scores,
+            scores: self.scores,
             events: vec![created],
             ratings: Vec::new(),
             report,
@@ -269,15 +276,8 @@ impl<'c> Plan<'c> {
         id: ReportId,
     ) -> ReportDraft {
         let arabic = language == "ar";
-        let group = group_of(service);
-        let place_ar = if service.location_required { district.0 } else { city.name_ar };
-        let place_en = if service.location_required { district.1 } else { city.name_en };
-        let templates = descriptions(group, service.kind);
-        let description = if arabic {
-            templates.0.choose(rng).copied().unwrap_or_default().replace("{place}", place_ar)
-        } else {
-            templates.1.choose(rng).copied().unwrap_or_default().replace("{place}", place_en)
-        };
+        let place = if service.location_required { (format!("حي {}", district.0), district.1) } else { (city.name_ar.to_owned(), city.name_en) };
+        let description = description(rng, service, arabic, (&place.0, place.1));
 
         let mut draft = ReportDraft {
             service_code: Some(service.code.clone()),
@@ -350,14 +350,25 @@ impl<'c> Plan<'c> {
         draft.attributes = answers(rng, service, arabic, created_at, id);
         draft
     }
+}
 
-    /// A moment in the year before `now`: more on working days (Sunday to Thursday) and in
-    /// working hours, local time, and a little more in recent months.
-    fn created_at(&self, rng: &mut SmallRng, now: Timestamp) -> Timestamp {
+/// The year before `now` in local hours, each weighted by how busy it is: more on working days
+/// (Sunday to Thursday) and in working hours, and a little more in recent months.
+struct Timeline {
+    /// Each hour's first second and the second after its last (the current hour ends at `now`).
+    hours: Vec<(i64, i64)>,
+    /// The running total of the hours' weights.
+    cumulative: Vec<f64>,
+}
+
+impl Timeline {
+    fn new(now: Timestamp) -> Option<Timeline> {
         let now_second = now.as_second();
         let today = (now_second + LOCAL_OFFSET).div_euclid(DAY);
-        loop {
-            let days_ago = rng.random_range(0..365);
+        let mut hours = Vec::with_capacity(365 * 24);
+        let mut cumulative = Vec::with_capacity(365 * 24);
+        let mut total = 0.0;
+        for days_ago in (0..365).rev() {
             let day = today - days_ago;
             // 1970-01-01 was a Thursday; 0 is Sunday, 5 Friday and 6 Saturday.
             let weekday_weight = match (day + 4).rem_euclid(7) {
@@ -366,18 +377,40 @@ impl<'c> Plan<'c> {
                 _ => 1.0,
             };
             let growth = 0.75 + 0.25 * (1.0 - days_ago as f64 / 365.0);
-            if !rng.random_bool(weekday_weight * growth) {
-                continue;
-            }
-            let hour = self.hours.sample(rng) as i64;
-            let second = day * DAY + hour * 3600 + rng.random_range(0..3600) - LOCAL_OFFSET;
-            if second < now_second
-                && let Ok(at) = Timestamp::from_second(second)
-            {
-                return at;
+            for (hour, hour_weight) in (0..).zip(HOUR_WEIGHTS) {
+                let start = day * DAY + hour * 3600 - LOCAL_OFFSET;
+                let end = (start + 3600).min(now_second);
+                if end <= start {
+                    continue;
+                }
+                total += weekday_weight * growth * f64::from(hour_weight) * (end - start) as f64 / 3600.0;
+                hours.push((start, end));
+                cumulative.push(total);
             }
         }
+        (total > 0.0).then_some(Timeline { hours, cumulative })
     }
+
+    /// The moment `point` (from 0 to 1) of the way through the year's contacts.
+    fn at(&self, point: f64) -> Timestamp {
+        let total = self.cumulative.last().copied().unwrap_or_default();
+        let target = point.clamp(0.0, 1.0) * total;
+        let index = self.cumulative.partition_point(|c| *c <= target).min(self.hours.len() - 1);
+        let before = if index == 0 { 0.0 } else { self.cumulative[index - 1] };
+        let within = ((target - before) / (self.cumulative[index] - before)).clamp(0.0, 1.0);
+        let (start, end) = self.hours[index];
+        let second = (start + (within * (end - start) as f64) as i64).min(end - 1);
+        Timestamp::from_second(second).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+}
+
+/// Which closure a story is at: only a first one may be refused, and inquiries are rated per
+/// contact rather than on closure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    FirstTime,
+    AfterRework,
+    Inquiry,
 }
 
 /// One report's history as it is being lived.
@@ -519,7 +552,10 @@ impl Story {
             self.step(triage, Command::MarkDuplicate { original }, &agent, agent_channel);
             return;
         }
-        if rng.random_bool(0.3) && (!self.step(rng.random_range(60.0..1800.0), Command::Acknowledge, &Actor::system(), Channel::Api) || self.stalls(rng)) {
+        // Acknowledged reports wait for dispatch; some wait a long time.
+        if rng.random_bool(0.2)
+            && (!self.step(rng.random_range(60.0..1800.0), Command::Acknowledge, &Actor::system(), Channel::Api) || self.stalls_while_waiting(rng))
+        {
             return;
         }
         let mut staff = self.staff(rng);
@@ -548,11 +584,11 @@ impl Story {
         if !self.step(exponential(rng, 20.0 * speed), Command::Start, &staff, Channel::Web) || !self.work(rng, &staff, speed) {
             return;
         }
-        if !self.close(rng, true) {
+        if !self.close(rng, Closing::FirstTime) {
             return;
         }
-        // Reopened by the beneficiary: back to the field once.
-        if self.report.status != Status::Reopened || self.stalls_while_waiting(rng) {
+        // Reopened by the beneficiary: back to the field once, often after a wait.
+        if self.report.status != Status::Reopened || self.stalls_while_waiting(rng) || self.stalls_while_waiting(rng) {
             return;
         }
         if rng.random_bool(0.3) {
@@ -562,7 +598,7 @@ impl Story {
             }
         }
         if self.step(exponential(rng, 12.0 * speed), Command::Start, &staff, Channel::Web) && self.work(rng, &staff, speed) {
-            self.close(rng, false);
+            self.close(rng, Closing::AfterRework);
         }
     }
 
@@ -583,7 +619,8 @@ impl Story {
             if !self.step(exponential(rng, 12.0 * speed), Command::AwaitCitizen { question }, staff, Channel::Web) || self.stalls_while_waiting(rng) {
                 return false;
             }
-            let (who, channel) = if rng.random_bool(0.8) { (Actor::beneficiary(), self.beneficiary_channel()) } else { (self.agent.clone(), self.agent_channel()) };
+            let (who, channel) =
+                if rng.random_bool(0.8) { (Actor::beneficiary(), self.beneficiary_channel()) } else { (self.agent.clone(), self.agent_channel()) };
             if !self.step(exponential(rng, 30.0), Command::Resume, &who, channel) {
                 return false;
             }
@@ -597,7 +634,8 @@ impl Story {
 
     /// From resolved to closed (or straight back to work), then perhaps a closure rating. True
     /// when the story went on to closure or reopening.
-    fn close(&mut self, rng: &mut SmallRng, may_reopen: bool) -> bool {
+    fn close(&mut self, rng: &mut SmallRng, closing: Closing) -> bool {
+        let may_reopen = closing == Closing::FirstTime;
         if self.stalls(rng) {
             return false;
         }
@@ -612,14 +650,15 @@ impl Story {
         } else {
             self.step(AUTO_CLOSE_HOURS * HOUR, Command::Close, &Actor::system(), Channel::Api)
         };
-        if !closed || !rng.random_bool(0.3) {
+        if !closed || closing == Closing::Inquiry || !rng.random_bool(0.22) {
             return closed;
         }
         let at = later(self.clock, exponential(rng, 4.0));
         if at > self.now {
             return true;
         }
-        let rating = closure_rating(rng, self.scores, may_reopen, self.arabic);
+        let late = self.report.resolved_at > self.report.expected_at;
+        let rating = closure_rating(rng, self.scores, may_reopen, late, self.arabic);
         let reopens = rating.reopens();
         self.ratings.push(RatingRecord { rating: Rating::Closure(rating.clone()), channel, at });
         self.events.push(Event { at, actor: beneficiary.clone(), channel, public: false, kind: EventKind::ClosureRated { rating }, note: None });
@@ -654,13 +693,13 @@ impl Story {
                 && self.step(exponential(rng, 24.0), Command::Resolve { resolution: answer }, &staff, Channel::Web)
         };
         if answered {
-            self.close(rng, false);
+            self.close(rng, Closing::Inquiry);
         }
     }
 
     /// Some contacts handled by an agent are rated in the survey that follows.
     fn interaction_rating(&mut self, rng: &mut SmallRng) {
-        if !matches!(self.report.channel, Channel::Phone | Channel::WalkIn | Channel::Whatsapp) || !rng.random_bool(0.18) {
+        if !matches!(self.report.channel, Channel::Phone | Channel::WalkIn | Channel::Whatsapp) || !rng.random_bool(0.12) {
             return;
         }
         let at = later(self.report.created_at, rng.random_range(120.0..900.0));
@@ -668,7 +707,8 @@ impl Story {
             return;
         }
         let channel = if self.report.channel == Channel::Phone { Channel::Ivr } else { self.beneficiary_channel() };
-        let rating = InteractionRating { agent_service: self.scores.draw(rng, false), answer_quality: self.scores.draw(rng, false), agent: self.agent.id.clone() };
+        let rating =
+            InteractionRating { agent_service: self.scores.draw(rng, false), answer_quality: self.scores.draw(rng, false), agent: self.agent.id.clone() };
         self.ratings.push(RatingRecord { rating: Rating::Interaction(rating.clone()), channel, at });
         self.events.push(Event { at, actor: Actor::beneficiary(), channel, public: false, kind: EventKind::InteractionRated { rating }, note: None });
     }
@@ -681,7 +721,7 @@ impl Story {
         });
         let from = self.report.created_at.as_second() + 2 * DAY;
         let until = settled.unwrap_or(self.now).as_second();
-        if until - from < DAY || !rng.random_bool(0.35) {
+        if until - from < DAY || !rng.random_bool(0.25) {
             return;
         }
         let mut times: Vec<i64> = (0..rng.random_range(1..=3)).map(|_| rng.random_range(from..until)).collect();
@@ -734,13 +774,13 @@ fn expected_hours(priority: Priority, inquiry: bool) -> i64 {
     }
 }
 
-/// The five scores, ready to hand out.
+/// The scores 1 to 5, made once (`Score` has only a checking constructor).
 #[derive(Debug, Clone, Copy)]
 struct Scores([Score; 5]);
 
 impl Scores {
-    fn new(scores: [Option<Score>; 5]) -> Option<Scores> {
-        let [a, b, c, d, e] = scores;
+    fn new() -> Option<Scores> {
+        let [a, b, c, d, e] = [1, 2, 3, 4, 5].map(|v| Score::new("score", v).ok());
         Some(Scores([a?, b?, c?, d?, e?]))
     }
 
@@ -756,14 +796,29 @@ impl Scores {
         };
         self.0[value - 1]
     }
+
+    /// How a beneficiary scores the speed of work that came after the promised time.
+    fn draw_late(self, rng: &mut SmallRng) -> Score {
+        let value = match rng.random_range(0..100) {
+            0..25 => 1,
+            25..60 => 2,
+            60..90 => 3,
+            _ => 4,
+        };
+        self.0[value - 1]
+    }
 }
 
-fn closure_rating(rng: &mut SmallRng, scores: Scores, may_reopen: bool, arabic: bool) -> ClosureRating {
+fn closure_rating(rng: &mut SmallRng, scores: Scores, may_reopen: bool, late: bool, arabic: bool) -> ClosureRating {
     let quality = scores.draw(rng, !may_reopen);
-    let speed = scores.draw(rng, false);
+    let speed = if late { scores.draw_late(rng) } else { scores.draw(rng, false) };
     let not_fixed = may_reopen && quality.value() > 2 && rng.random_bool(0.03);
     let comment = rng.random_bool(0.2).then(|| {
-        let (ar, en) = if quality.value() >= 4 { ("شكراً على سرعة الاستجابة", "Thank you for the quick response") } else { ("تأخر التنفيذ", "It took too long") };
+        let (ar, en) = if quality.value() >= 4 {
+            ("شكراً على سرعة الاستجابة", "Thank you for the quick response")
+        } else {
+            ("تأخر التنفيذ", "It took too long")
+        };
         if arabic { ar } else { en }.to_owned()
     });
     ClosureRating { quality, speed, comment, not_fixed }
@@ -774,9 +829,11 @@ fn round6(value: f64) -> f64 {
 }
 
 /// A random Saudi mobile number as a person would type it: 05, an operator digit, seven digits.
+/// 052 and 05799 are not allocated, so they are never drawn.
 fn saudi_mobile(rng: &mut SmallRng) -> String {
     let operator = [0, 3, 4, 5, 6, 7, 8, 9].choose(rng).copied().unwrap_or(5);
-    format!("05{operator}{:07}", rng.random_range(0..10_000_000))
+    let most = if operator == 7 { 9_900_000 } else { 10_000_000 };
+    format!("05{operator}{:07}", rng.random_range(0..most))
 }
 
 fn name(rng: &mut SmallRng, language: &str) -> String {
@@ -817,8 +874,12 @@ fn answers(rng: &mut SmallRng, service: &Service, arabic: bool, created_at: Time
             }
             Datatype::String => vec![string_answer(rng, attribute, arabic, id)],
             Datatype::Text => vec![
-                if arabic { "تكرر الأمر أكثر من مرة ولم يتم اتخاذ أي إجراء حتى الآن" } else { "This has happened more than once and nothing has been done so far" }
-                    .to_owned(),
+                if arabic {
+                    "تكرر الأمر أكثر من مرة ولم يتم اتخاذ أي إجراء حتى الآن"
+                } else {
+                    "This has happened more than once and nothing has been done so far"
+                }
+                .to_owned(),
             ],
         };
         if !values.is_empty() {
@@ -842,7 +903,11 @@ fn number_answer(rng: &mut SmallRng, attribute: &Attribute) -> u32 {
 fn string_answer(rng: &mut SmallRng, attribute: &Attribute, arabic: bool, id: ReportId) -> String {
     let pick = |rng: &mut SmallRng, ar: &[&str], en: &[&str]| if arabic { ar.choose(rng) } else { en.choose(rng) }.copied().unwrap_or("-").to_owned();
     match attribute.code.as_str() {
-        "establishment_name" => pick(rng, &["مطعم ليالي الشرقية", "بوفيه الخليج", "مخبز الديرة", "بقالة النخيل"], &["Gulf Grill Restaurant", "Corniche Cafeteria", "Al Deira Bakery", "Palm Grocery"]),
+        "establishment_name" => pick(
+            rng,
+            &["مطعم ليالي الشرقية", "بوفيه الخليج", "مخبز الديرة", "بقالة النخيل"],
+            &["Gulf Grill Restaurant", "Corniche Cafeteria", "Al Deira Bakery", "Palm Grocery"],
+        ),
         "product_name" => pick(rng, &["حليب طازج", "لبن", "دجاج مبرد", "عصير برتقال"], &["Fresh milk", "Laban", "Chilled chicken", "Orange juice"]),
         "vehicle_plate" | "plate_number" => {
             const LETTERS: &[u8] = b"ABDEGHJKLNRSTUVXZ";
@@ -985,7 +1050,14 @@ const CITIES: &[City] = &[
         weight: 22,
         lat: (25.28, 25.47),
         lon: (49.50, 49.68),
-        districts: &[("الكوت", "Al Kut"), ("النعاثل", "Al Naathel"), ("الرفعة", "Al Rifaa"), ("السلمانية", "Al Salmaniyah"), ("المبرز", "Al Mubarraz"), ("محاسن", "Mahasin")],
+        districts: &[
+            ("الكوت", "Al Kut"),
+            ("النعاثل", "Al Naathel"),
+            ("الرفعة", "Al Rifaa"),
+            ("السلمانية", "Al Salmaniyah"),
+            ("المبرز", "Al Mubarraz"),
+            ("محاسن", "Mahasin"),
+        ],
     },
     City {
         name_ar: "رأس تنورة",
@@ -1012,77 +1084,94 @@ const ARABIC_FIRST_NAMES: &[&str] =
 const ARABIC_FAMILY_NAMES: &[&str] =
     &["الدوسري", "الغامدي", "القحطاني", "العتيبي", "الشمري", "الزهراني", "الهاجري", "المطيري", "الخالدي", "البوعلي", "النعيمي", "العمران", "الملا"];
 
-type Templates = (&'static [&'static str], &'static [&'static str]);
-
-/// Descriptions in Arabic and English; `{place}` is the district, or the city.
-fn descriptions(group: &str, kind: ContactKind) -> Templates {
-    match (group, kind) {
-        (_, ContactKind::Inquiry) => (
-            &["استفسار عن مواعيد عمل البلدية الفرعية", "كيف أستخرج رخصة بناء؟", "متى يتم جمع النفايات في {place}؟", "استفسار عن حالة بلاغ سابق"],
-            &["What are the opening hours of the branch municipality?", "How do I apply for a building permit?", "When is waste collected in {place}?", "Asking about the status of an earlier report"],
+/// What the beneficiary wrote: the service's own name with where it is and a detail, or for
+/// inquiries, complaints and suggestions a sentence of their own. `place` is Arabic and English.
+fn description(rng: &mut SmallRng, service: &Service, arabic: bool, place: (&str, &str)) -> String {
+    let templates: (&[&str], &[&str]) = match (service.kind, service.code.as_str()) {
+        (ContactKind::Inquiry, _) => (
+            &[
+                "استفسار عن مواعيد عمل البلدية الفرعية في {place}",
+                "كيف أستخرج رخصة بناء؟",
+                "متى يتم جمع النفايات في {place}؟",
+                "استفسار عن حالة بلاغ سابق",
+                "ما هي اشتراطات رخصة المحل التجاري؟",
+            ],
+            &[
+                "What are the opening hours of the branch municipality in {place}?",
+                "How do I apply for a building permit?",
+                "When is waste collected in {place}?",
+                "Asking about the status of an earlier report",
+                "What do I need for a shop licence?",
+            ],
         ),
-        ("general", ContactKind::Complaint) => (
-            &["تأخر الرد على بلاغي السابق لأكثر من أسبوعين", "لم تتم معالجة البلاغ بالشكل المطلوب", "سوء تعامل من موظف في مكتب الخدمة في {place}"],
-            &["My earlier report has had no answer for more than two weeks", "The report was not handled properly", "Rude treatment by an employee at the service office in {place}"],
+        (_, "staff-complaint") => (
+            &["سوء تعامل من موظف في مكتب الخدمة في {place}", "الموظف رفض استلام طلبي دون سبب واضح"],
+            &["Rude treatment by an employee at the service office in {place}", "The employee refused to take my request without a clear reason"],
         ),
-        ("general", _) => (
-            &["أقترح زيادة عدد الحاويات في {place}", "أقترح إضافة ممرات مشاة ومسارات للدراجات في {place}", "شكراً لفريق البلدية على سرعة الاستجابة"],
-            &["I suggest more waste containers in {place}", "Please add walkways and cycle lanes in {place}", "Thank you to the municipality team for the quick response"],
+        (ContactKind::Complaint, _) => (
+            &["تأخر الرد على بلاغي السابق لأكثر من أسبوعين", "تم إغلاق بلاغي دون معالجة المشكلة", "لم تتم معالجة البلاغ بالشكل المطلوب"],
+            &[
+                "My earlier report has had no answer for more than two weeks",
+                "My report was closed but the problem was not fixed",
+                "The report was not handled properly",
+            ],
         ),
-        ("cleanliness", _) => (
-            &["تراكم نفايات بجوار الحاوية في حي {place} منذ عدة أيام والرائحة مزعجة", "الحاوية ممتلئة ولم يتم تفريغها في حي {place}", "مخلفات مرمية على الرصيف قرب المدرسة في {place}"],
-            &["Garbage piling up next to the container in {place} for several days, bad smell", "The container in {place} is full and has not been emptied", "Waste dumped on the sidewalk near the school in {place}"],
+        (_, "compliment") => (
+            &["شكراً لفريق البلدية على سرعة الاستجابة", "شكر وتقدير لفريق النظافة في {place}"],
+            &["Thank you to the municipality team for the quick response", "Many thanks to the cleaning crew in {place}"],
         ),
-        ("roads", _) => (
-            &["حفرة كبيرة في الطريق بحي {place} تسببت في أضرار للسيارات", "هبوط في الأسفلت عند التقاطع في {place}", "رصيف مكسور أمام المحلات في حي {place}"],
-            &["Large pothole on the road in {place}, damaging cars", "Asphalt subsidence at the intersection in {place}", "Broken sidewalk in front of the shops in {place}"],
+        (ContactKind::Suggestion, _) => (
+            &["أقترح زيادة عدد الحاويات في {place}", "أقترح إضافة ممرات مشاة ومسارات للدراجات في {place}", "أقترح إتاحة متابعة البلاغات عبر واتساب"],
+            &["I suggest more waste containers in {place}", "Please add walkways and cycle lanes in {place}", "Please let us follow reports on WhatsApp"],
         ),
-        ("lighting", _) => (
-            &["أعمدة الإنارة مطفأة في الشارع الرئيسي بحي {place}", "إنارة الشارع تومض طوال الليل في {place}", "الشارع مظلم تماماً بعد المغرب في حي {place}"],
-            &["Streetlights are off on the main street in {place}", "A streetlight flickers all night in {place}", "The street is completely dark after sunset in {place}"],
-        ),
-        ("parks", _) => (
-            &["ألعاب الأطفال مكسورة في حديقة حي {place}", "تسرب مياه الري في الحديقة العامة في {place}", "أغصان شجرة متدلية على الرصيف في حي {place}"],
-            &["Children's play equipment is broken in the {place} park", "Irrigation water leaking in the public park in {place}", "Tree branches hanging over the sidewalk in {place}"],
-        ),
-        ("drainage", _) => (
-            &["تجمع مياه الأمطار في الشارع بحي {place} ويصعب المرور", "غطاء غرفة التفتيش مفتوح في {place} وهو خطر على المارة", "طفح مياه صرف صحي في حي {place}"],
-            &["Rainwater pooling on the street in {place}, hard to pass", "Open manhole in {place}, dangerous for pedestrians", "Sewage overflowing in {place}"],
-        ),
-        ("health", _) => (
-            &["مطعم في حي {place} لا يلتزم بالنظافة ويوجد حشرات", "بيع منتجات منتهية الصلاحية في بقالة بحي {place}", "صالون في {place} لا يلتزم بالاشتراطات الصحية"],
-            &["A restaurant in {place} is dirty and has insects", "Expired products sold at a grocery in {place}", "A salon in {place} ignores hygiene rules"],
-        ),
-        ("buildings", _) => (
-            &["بناء بدون ترخيص في حي {place}", "مبنى قديم آيل للسقوط في {place}", "أعمال بناء مستمرة بعد منتصف الليل في حي {place}"],
-            &["Construction without a permit in {place}", "An old building about to collapse in {place}", "Construction work going on after midnight in {place}"],
-        ),
-        ("animals", _) => (
-            &["كلاب ضالة بالقرب من المدرسة في حي {place}", "حيوان نافق على الطريق في {place}", "مواشٍ سائبة على الطريق في حي {place}"],
-            &["Stray dogs near the school in {place}", "A dead animal on the road in {place}", "Loose livestock on the road in {place}"],
-        ),
-        ("visual", _) => (
-            &["كتابات على جدران المباني في حي {place}", "سيارة مهملة منذ أشهر في موقف بحي {place}", "أرض فضاء مهملة ومليئة بالمخلفات في {place}"],
-            &["Graffiti on building walls in {place}", "A car abandoned for months in a parking lot in {place}", "A neglected empty lot full of rubbish in {place}"],
-        ),
-        ("markets", _) => (
-            &["باعة متجولون يشغلون الرصيف في حي {place}", "محل يعمل بدون ترخيص في {place}", "بضائع معروضة على الرصيف تعيق المشاة في حي {place}"],
-            &["Street vendors occupying the sidewalk in {place}", "A shop operating without a licence in {place}", "Goods displayed on the sidewalk blocking pedestrians in {place}"],
-        ),
-        _ => (&["مشكلة تحتاج إلى معالجة في {place}"], &["A problem that needs attention in {place}"]),
-    }
+        (ContactKind::Report, _) => {
+            let (ar, en) = DETAILS.choose(rng).copied().unwrap_or(("", ""));
+            return if arabic { format!("{} في {} {ar}", service.name_ar, place.0) } else { format!("{} in {}, {en}", service.name_en, place.1) };
+        }
+    };
+    let (list, place) = if arabic { (templates.0, place.0) } else { (templates.1, place.1) };
+    list.choose(rng).copied().unwrap_or_default().replace("{place}", place)
 }
+
+/// What a beneficiary adds after naming the problem and the place, in Arabic and English.
+const DETAILS: &[(&str, &str)] = &[
+    ("منذ عدة أيام", "for several days now"),
+    ("ويشكل خطراً على المارة", "and it is a danger to people walking by"),
+    ("نرجو سرعة المعالجة", "please deal with it quickly"),
+    ("بالقرب من المسجد", "near the mosque"),
+    ("أمام المدرسة", "in front of the school"),
+    ("وتكررت المشكلة أكثر من مرة", "and it keeps happening"),
+    ("على الشارع الرئيسي", "on the main street"),
+    ("خلف السوق", "behind the market"),
+];
 
 type Notes = &'static [(&'static str, &'static str)];
 
 fn resolutions(group: &str) -> Notes {
     match group {
-        "cleanliness" => &[("تم رفع النفايات وتنظيف الموقع", "The waste was removed and the site cleaned"), ("تم تفريغ الحاوية وتعقيمها", "The container was emptied and disinfected")],
-        "roads" => &[("تم ردم الحفرة وإعادة السفلتة", "The pothole was filled and resurfaced"), ("تم إصلاح الرصيف", "The sidewalk was repaired")],
-        "lighting" => &[("تم إصلاح الإنارة", "The lighting was repaired"), ("تم استبدال المصابيح التالفة", "The broken lamps were replaced")],
-        "drainage" => &[("تم شفط المياه وتسليك التصريف", "The water was pumped out and the drain cleared"), ("تم تركيب غطاء جديد", "A new cover was fitted")],
-        "health" | "markets" | "buildings" => &[("تمت زيارة الموقع وتحرير مخالفة", "The site was inspected and a violation issued"), ("تم إنذار المخالف وإزالة المخالفة", "The offender was warned and the violation removed")],
-        "general" => &[("تمت دراسة الملاحظة والرد على صاحبها", "The matter was reviewed and answered"), ("شكراً لملاحظتك، تم تحويلها للجهة المختصة", "Thank you; it was passed to the team concerned")],
+        "cleanliness" => {
+            &[("تمت المعالجة وتنظيف الموقع", "Dealt with and the site cleaned"), ("تمت معالجة البلاغ من قبل فريق النظافة", "The cleaning team dealt with it")]
+        }
+        "roads" => &[
+            ("تم إصلاح الموقع من قبل فريق الطرق", "The roads team repaired the site"),
+            ("تمت الصيانة وإعادة الطريق إلى وضعه الطبيعي", "Repaired and the road restored"),
+        ],
+        "lighting" => &[
+            ("تمت صيانة الإنارة في الموقع", "The lighting at the site was serviced"),
+            ("تمت معالجة البلاغ من قبل فريق الإنارة", "The lighting team dealt with it"),
+        ],
+        "drainage" => &[
+            ("تمت معالجة الموقع من قبل فريق التصريف", "The drainage team dealt with the site"),
+            ("تم شفط المياه وتأمين الموقع", "The water was pumped out and the site made safe"),
+        ],
+        "health" | "markets" | "buildings" => &[
+            ("تمت زيارة الموقع وتحرير مخالفة", "The site was inspected and a violation issued"),
+            ("تم إنذار المخالف وإزالة المخالفة", "The offender was warned and the violation removed"),
+        ],
+        "general" => &[
+            ("تمت دراسة الملاحظة والرد على صاحبها", "The matter was reviewed and answered"),
+            ("شكراً لملاحظتك، تم تحويلها للجهة المختصة", "Thank you; it was passed to the team concerned"),
+        ],
         _ => &[("تمت المعالجة من قبل الفريق الميداني", "Fixed by the field team"), ("تمت معالجة البلاغ", "The report was dealt with")],
     }
 }
@@ -1123,7 +1212,7 @@ mod tests {
 
     fn generate(seed: u64, n: i64) -> Vec<SeedReport> {
         let ids: Vec<i64> = (1_000_000..1_000_000 + n).collect();
-        generate_chunk(&mut SmallRng::seed_from_u64(seed), &catalogue(), &ids, now())
+        generate_chunk(&mut SmallRng::seed_from_u64(seed), &catalogue(), &ids, now(), 0.0..1.0)
     }
 
     #[test]
@@ -1263,6 +1352,18 @@ mod tests {
     }
 
     #[test]
+    fn creation_times_rise_with_the_ids_and_chunks_follow_each_other() {
+        let catalogue = catalogue();
+        let mut rng = SmallRng::seed_from_u64(2);
+        let first = generate_chunk(&mut rng, &catalogue, &(1..=500).collect::<Vec<_>>(), now(), 0.0..0.5);
+        let second = generate_chunk(&mut rng, &catalogue, &(501..=1000).collect::<Vec<_>>(), now(), 0.5..1.0);
+        let times: Vec<Timestamp> = first.iter().chain(&second).map(|s| s.report.created_at).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]));
+        assert!(first[0].report.created_at < now() - SignedDuration::from_hours(358 * 24), "{}", first[0].report.created_at);
+        assert!(second[499].report.created_at > now() - SignedDuration::from_hours(3 * 24), "{}", second[499].report.created_at);
+    }
+
+    #[test]
     fn the_same_seed_gives_the_same_data() {
         assert_eq!(format!("{:?}", generate(42, 300)), format!("{:?}", generate(42, 300)));
         assert_ne!(format!("{:?}", generate(42, 300)), format!("{:?}", generate(43, 300)));
@@ -1285,7 +1386,7 @@ mod tests {
         // A fresh database hands out ids from its first one, so the first chunk is reproducible.
         let first = balagh_store::schema::FIRST_REPORT_ID;
         let ids: Vec<i64> = (first..first + CHUNK as i64).collect();
-        let expected = generate_chunk(&mut SmallRng::seed_from_u64(1), &catalogue(), &ids, now());
+        let expected = generate_chunk(&mut SmallRng::seed_from_u64(1), &catalogue(), &ids, now(), 0.0..CHUNK as f64 / 12_345.0);
         for seed in expected.iter().step_by(97) {
             let stored = store.db.report(seed.report.id).await.unwrap().unwrap();
             assert_eq!(stored, seed.report);

@@ -260,7 +260,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     let app = open_app(&settings).await?;
-    let base = settings.public_base_url();
+    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let bound = listener.local_addr().context("cannot read the bound address")?;
+    // With port 0 the OS picks the port: advertise the one actually bound.
+    let base = match &settings.public_base_url {
+        Some(_) => settings.public_base_url(),
+        None => format!("http://{bound}"),
+    };
     let config = balagh_web::WebConfig {
         jurisdiction_id: settings.jurisdiction_id.clone(),
         max_body_bytes: settings.max_body_bytes,
@@ -268,16 +274,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         ..balagh_web::WebConfig::default()
     };
     let state = balagh_web::AppState { app, config: Arc::new(config), metrics: Some(metrics) };
-    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
-    println!("Balagh is serving on {base} (database: {})", redact_url(&settings.database_url()));
-    println!("  JSON API      {base}/api/v1/reports");
-    println!("  API docs      {base}/api/docs");
-    println!("  OpenAPI       {base}/api/openapi.json");
-    println!("  Open311       {base}/open311/v2/discovery.json");
-    println!("  health        {base}/healthz  {base}/readyz");
-    println!("  metrics       {base}/metrics");
+    // A closed standard output (a detached terminal) must not stop the server: write errors are ignored.
+    let banner = format!(
+        "Balagh is serving on {base} (database: {})\n  JSON API      {base}/api/v1/reports\n  API docs      {base}/api/docs\n  OpenAPI       {base}/api/openapi.json\n  Open311       {base}/open311/v2/discovery.json\n  health        {base}/healthz  {base}/readyz\n  metrics       {base}/metrics\n",
+        redact_url(&settings.database_url())
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
     axum::serve(listener, balagh_web::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
-    println!("Balagh stopped");
+    tracing::info!("Balagh stopped");
     Ok(())
 }
 

@@ -172,7 +172,7 @@ impl Catalogue {
                 if !code_ok(&attribute.code) || !attribute_codes.insert(attribute.code.as_str()) {
                     problems.push(format!("service '{}' attribute '{}' is invalid or repeated", service.code, attribute.code));
                 }
-                if attribute.datatype.is_list() != !attribute.values.is_empty() {
+                if attribute.datatype.is_list() == attribute.values.is_empty() {
                     problems.push(format!("service '{}' attribute '{}': list datatypes need values and others must have none", service.code, attribute.code));
                 }
             }

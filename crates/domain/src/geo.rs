@@ -29,6 +29,41 @@ impl Coordinates {
     pub fn lon(self) -> f64 {
         self.lon
     }
+
+    /// The index of the 0.1° × 0.1° grid cell (about 11 km) holding this point. Stored beside the
+    /// coordinates, it lets map queries use an index without scattering every insert across it.
+    pub fn grid_cell(self) -> i64 {
+        grid_cell(self.lat, self.lon)
+    }
+
+    /// The grid cells covering the box between two corners, or `None` when there are more than
+    /// `max_cells` (a box that large is better served by scanning recent reports).
+    pub fn cells_between(south_west: Coordinates, north_east: Coordinates, max_cells: usize) -> Option<Vec<i64>> {
+        let (row_from, row_to) = (grid_row(south_west.lat), grid_row(north_east.lat));
+        let (col_from, col_to) = (grid_col(south_west.lon), grid_col(north_east.lon));
+        let count = usize::try_from((row_to - row_from + 1) * (col_to - col_from + 1)).ok()?;
+        if count > max_cells {
+            return None;
+        }
+        Some((row_from..=row_to).flat_map(|row| (col_from..=col_to).map(move |col| row * GRID_COLUMNS + col)).collect())
+    }
+}
+
+/// Grid cells per degree.
+const GRID_PER_DEGREE: f64 = 10.0;
+/// Columns in the grid: 360 degrees of longitude, plus one for 180° itself.
+const GRID_COLUMNS: i64 = 360 * 10 + 1;
+
+fn grid_row(lat: f64) -> i64 {
+    ((lat + 90.0) * GRID_PER_DEGREE).floor() as i64
+}
+
+fn grid_col(lon: f64) -> i64 {
+    ((lon + 180.0) * GRID_PER_DEGREE).floor() as i64
+}
+
+fn grid_cell(lat: f64, lon: f64) -> i64 {
+    grid_row(lat) * GRID_COLUMNS + grid_col(lon)
 }
 
 /// A Saudi national address short code: four letters and four digits, such as `RRRD2929`.
@@ -81,6 +116,20 @@ mod tests {
         assert_eq!(Coordinates::new(0.0, -180.5).unwrap_err().field, "long");
         assert!(Coordinates::new(f64::NAN, 0.0).is_err());
         assert!(Coordinates::new(0.0, f64::INFINITY).is_err());
+    }
+
+    #[test]
+    fn grid_cells_cover_a_box_and_hold_its_points() {
+        let south_west = Coordinates::new(26.36, 50.00).unwrap();
+        let north_east = Coordinates::new(26.47, 50.15).unwrap();
+        let cells = Coordinates::cells_between(south_west, north_east, 100).unwrap();
+        assert_eq!(cells.len(), 2 * 2);
+        for (lat, lon) in [(26.36, 50.0), (26.47, 50.15), (26.41, 50.07)] {
+            assert!(cells.contains(&Coordinates::new(lat, lon).unwrap().grid_cell()));
+        }
+        assert!(!cells.contains(&Coordinates::new(26.2, 50.2).unwrap().grid_cell()));
+        let world = Coordinates::cells_between(Coordinates::new(-90.0, -180.0).unwrap(), Coordinates::new(90.0, 180.0).unwrap(), 100);
+        assert_eq!(world, None);
     }
 
     #[test]

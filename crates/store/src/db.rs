@@ -37,11 +37,22 @@ impl Db {
         }
     }
 
-    /// Starts a write transaction (on SQLite, on the single writer connection).
-    pub async fn begin(&self) -> Result<Tx, StoreError> {
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so
+    /// writers queue on the lock (with the busy timeout) instead of failing when one of them read
+    /// an older snapshot.
+    pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
         Ok(match self {
             Db::Pg(pool) => Tx::Pg(pool.begin().await?),
-            Db::Lite { writer, .. } => Tx::Lite(writer.begin().await?),
+            Db::Lite { writer, .. } => Tx::Lite(writer.begin_with("BEGIN IMMEDIATE").await?),
+        })
+    }
+
+    /// A write connection to keep for a long-running writer (the intake), so that each of its
+    /// transactions skips the pool.
+    pub async fn writer_connection(&self) -> Result<WriterConnection, StoreError> {
+        Ok(match self {
+            Db::Pg(pool) => WriterConnection::Pg(pool.acquire().await?),
+            Db::Lite { writer, .. } => WriterConnection::Lite(writer.acquire().await?),
         })
     }
 
@@ -92,13 +103,28 @@ impl Db {
     }
 }
 
-/// A transaction on either backend.
-pub enum Tx {
-    Pg(sqlx::Transaction<'static, Postgres>),
-    Lite(sqlx::Transaction<'static, Sqlite>),
+/// A write connection held by one writer.
+pub enum WriterConnection {
+    Pg(sqlx::pool::PoolConnection<Postgres>),
+    Lite(sqlx::pool::PoolConnection<Sqlite>),
 }
 
-impl Tx {
+impl WriterConnection {
+    pub async fn begin(&mut self) -> Result<Tx<'_>, StoreError> {
+        Ok(match self {
+            WriterConnection::Pg(conn) => Tx::Pg(sqlx::Connection::begin(&mut **conn).await?),
+            WriterConnection::Lite(conn) => Tx::Lite(sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE").await?),
+        })
+    }
+}
+
+/// A transaction on either backend.
+pub enum Tx<'c> {
+    Pg(sqlx::Transaction<'c, Postgres>),
+    Lite(sqlx::Transaction<'c, Sqlite>),
+}
+
+impl Tx<'_> {
     fn backend(&self) -> Backend {
         match self {
             Tx::Pg(_) => Backend::Postgres,

@@ -4,7 +4,7 @@
 //! hears back only after that commit. Ids come from blocks reserved in `id_blocks`, so several
 //! processes on one PostgreSQL never collide and the batch needs no round trip per report.
 
-use crate::db::{Db, Tx};
+use crate::db::{Db, Tx, WriterConnection};
 use crate::rows::{EVENT_COLUMNS, REPORT_COLUMNS, event_values, micros, report_values};
 use crate::StoreError;
 use balagh_domain::event::Event;
@@ -104,6 +104,7 @@ pub(crate) async fn reserve_ids(db: &Db, n: i64) -> Result<i64, StoreError> {
 #[derive(Clone)]
 pub struct Intake {
     sender: mpsc::Sender<(IntakeRecord, Reply)>,
+    db: Db,
 }
 
 impl Intake {
@@ -114,6 +115,7 @@ impl Intake {
         for _ in 0..writers.max(1) {
             let (db, ids, receiver) = (db.clone(), ids.clone(), receiver.clone());
             tokio::spawn(async move {
+                let mut connection = None;
                 loop {
                     let mut batch = Vec::new();
                     {
@@ -122,26 +124,51 @@ impl Intake {
                             return;
                         }
                     }
-                    commit_batch(&db, &ids, batch).await;
+                    commit_batch(&db, &ids, &mut connection, batch).await;
                 }
             });
         }
-        Intake { sender }
+        Intake { sender, db }
     }
 
-    /// Stores one report; returns once it is durably committed.
+    /// Stores one report; returns once it is durably committed. A key seen before is answered from
+    /// the store at once, on a reader, without queueing behind the writer.
     pub async fn submit(&self, record: IntakeRecord) -> Result<IntakeOutcome, StoreError> {
+        if let Some(key) = &record.idempotency
+            && let Some(row) = self.db.fetch_optional::<KeyRow, _>(&key_lookup(&key.key)).await?
+        {
+            return Ok(earlier_outcome(row, key));
+        }
         let (reply, answer) = oneshot::channel();
         self.sender.send((record, reply)).await.map_err(|_| StoreError::ShuttingDown)?;
         answer.await.map_err(|_| StoreError::ShuttingDown)?
     }
 }
 
-async fn commit_batch(db: &Db, ids: &IdAllocator, batch: Vec<(IntakeRecord, Reply)>) {
+/// Commits a batch on the writer's own connection (acquired on first use, and again after an error
+/// in case the connection is what failed) and answers every caller in it.
+async fn commit_batch(db: &Db, ids: &IdAllocator, connection: &mut Option<WriterConnection>, batch: Vec<(IntakeRecord, Reply)>) {
     let records: Vec<&IntakeRecord> = batch.iter().map(|(r, _)| r).collect();
-    match store_batch(db, ids, &records).await {
+    let started = std::time::Instant::now();
+    let result = match connection {
+        Some(held) => store_batch(db, held, ids, &records, KeyCheck::AlreadyChecked).await,
+        None => match db.writer_connection().await {
+            Ok(mut fresh) => {
+                let result = store_batch(db, &mut fresh, ids, &records, KeyCheck::AlreadyChecked).await;
+                *connection = Some(fresh);
+                result
+            }
+            Err(error) => Err(error),
+        },
+    };
+    if result.is_err() {
+        *connection = None;
+    }
+    match result {
         Ok(outcomes) => {
             metrics::histogram!("balagh_intake_batch_size").record(batch.len() as f64);
+            metrics::histogram!("balagh_intake_commit_seconds").record(started.elapsed().as_secs_f64());
+            tracing::debug!(size = batch.len(), micros = started.elapsed().as_micros() as u64, "intake batch committed");
             for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));
             }
@@ -151,7 +178,11 @@ async fn commit_batch(db: &Db, ids: &IdAllocator, batch: Vec<(IntakeRecord, Repl
             // the others: store each alone and give each its own answer.
             tracing::warn!(%error, size = batch.len(), "intake batch failed; retrying one by one");
             for (record, reply) in batch {
-                let _ = reply.send(store_batch(db, ids, &[&record]).await.map(|mut o| o.remove(0)));
+                let outcome = match db.writer_connection().await {
+                    Ok(mut single) => store_batch(db, &mut single, ids, &[&record], KeyCheck::InTransaction).await.map(|mut o| o.remove(0)),
+                    Err(error) => Err(error),
+                };
+                let _ = reply.send(outcome);
             }
         }
         Err(error) => {
@@ -162,6 +193,15 @@ async fn commit_batch(db: &Db, ids: &IdAllocator, batch: Vec<(IntakeRecord, Repl
     }
 }
 
+fn key_lookup(key: &str) -> sea_query::SelectStatement {
+    Query::select().columns(["key", "report_id", "fingerprint"]).from("idempotency_keys").and_where(Expr::col("key").eq(key)).to_owned()
+}
+
+/// What an earlier request with this idempotency key produced, if any.
+fn earlier_outcome(row: KeyRow, key: &IdempotencyKey) -> IntakeOutcome {
+    if row.fingerprint == key.fingerprint { IntakeOutcome::Replayed(ReportId(row.report_id)) } else { IntakeOutcome::KeyReused(ReportId(row.report_id)) }
+}
+
 #[derive(sqlx::FromRow)]
 struct KeyRow {
     key: String,
@@ -169,16 +209,25 @@ struct KeyRow {
     fingerprint: String,
 }
 
+/// Whether a batch looks its idempotency keys up again inside its transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyCheck {
+    /// Callers looked their keys up before queueing; the unique key constraint catches a race.
+    AlreadyChecked,
+    /// Look up inside the transaction (the one-by-one retry after a batch failed).
+    InTransaction,
+}
+
 /// Stores a batch in one transaction and returns each record's outcome in order.
-async fn store_batch(db: &Db, ids: &IdAllocator, records: &[&IntakeRecord]) -> Result<Vec<IntakeOutcome>, StoreError> {
+async fn store_batch(db: &Db, connection: &mut WriterConnection, ids: &IdAllocator, records: &[&IntakeRecord], check: KeyCheck) -> Result<Vec<IntakeOutcome>, StoreError> {
     let fresh_ids = ids.take(db, records.len()).await?;
-    let mut tx = db.begin().await?;
-    let keys: Vec<String> = records.iter().filter_map(|r| r.idempotency.as_ref().map(|k| k.key.clone())).collect();
+    let mut tx = connection.begin().await?;
     let mut known: HashMap<String, (i64, String)> = HashMap::new();
-    if !keys.is_empty() {
-        let query = Query::select().columns(["key", "report_id", "fingerprint"]).from("idempotency_keys").and_where(Expr::col("key").is_in(keys)).to_owned();
-        for row in tx.fetch_all::<KeyRow, _>(&query).await? {
-            known.insert(row.key, (row.report_id, row.fingerprint));
+    if check == KeyCheck::InTransaction {
+        for key in records.iter().filter_map(|r| r.idempotency.as_ref()) {
+            if let Some(row) = tx.fetch_optional::<KeyRow, _>(&key_lookup(&key.key)).await? {
+                known.insert(row.key, (row.report_id, row.fingerprint));
+            }
         }
     }
     let mut outcomes = Vec::with_capacity(records.len());
@@ -187,7 +236,7 @@ async fn store_batch(db: &Db, ids: &IdAllocator, records: &[&IntakeRecord]) -> R
         if let Some(key) = &record.idempotency
             && let Some((existing, fingerprint)) = known.get(&key.key)
         {
-            outcomes.push(if *fingerprint == key.fingerprint { IntakeOutcome::Replayed(ReportId(*existing)) } else { IntakeOutcome::KeyReused(ReportId(*existing)) });
+            outcomes.push(earlier_outcome(KeyRow { key: key.key.clone(), report_id: *existing, fingerprint: fingerprint.clone() }, key));
             continue;
         }
         let report = record.report.clone().into_report(ReportId(id), record.created_at, record.expected_at);
@@ -203,11 +252,26 @@ async fn store_batch(db: &Db, ids: &IdAllocator, records: &[&IntakeRecord]) -> R
 }
 
 /// Rows per multi-row INSERT, well under both backends' bound-parameter limits.
-const ROWS_PER_INSERT: usize = 200;
+const ROWS_PER_INSERT: usize = 128;
 
-async fn insert_reports(tx: &mut Tx, reports: &[(Report, &IntakeRecord)]) -> Result<(), StoreError> {
+/// Splits `items` into chunks whose sizes are powers of two (largest first, at most
+/// `ROWS_PER_INSERT`), so a multi-row INSERT has one of only eight shapes and its prepared
+/// statement is reused from the connection's cache instead of being compiled for every batch.
+fn power_of_two_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if items.is_empty() {
+            return None;
+        }
+        let size = ROWS_PER_INSERT.min(1 << items.len().ilog2());
+        let (chunk, rest) = items.split_at(size);
+        items = rest;
+        Some(chunk)
+    })
+}
+
+async fn insert_reports(tx: &mut Tx<'_>, reports: &[(Report, &IntakeRecord)]) -> Result<(), StoreError> {
     let bad = |e: sea_query::error::Error| StoreError::Corrupt(e.to_string());
-    for chunk in reports.chunks(ROWS_PER_INSERT) {
+    for chunk in power_of_two_chunks(reports) {
         let mut insert = Query::insert();
         insert.into_table("reports").columns(REPORT_COLUMNS);
         let mut events = Query::insert();
@@ -273,5 +337,19 @@ impl Db {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_powers_of_two_largest_first_and_cover_everything() {
+        let items: Vec<usize> = (0..333).collect();
+        let sizes: Vec<usize> = power_of_two_chunks(&items).map(<[usize]>::len).collect();
+        assert_eq!(sizes, [128, 128, 64, 8, 4, 1]);
+        assert_eq!(power_of_two_chunks(&items).flatten().copied().collect::<Vec<_>>(), items);
+        assert_eq!(power_of_two_chunks::<u8>(&[]).count(), 0);
     }
 }

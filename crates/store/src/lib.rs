@@ -12,7 +12,7 @@ pub mod reports;
 pub mod rows;
 pub mod schema;
 
-pub use db::{Backend, Db};
+pub use db::{Backend, Db, Tx, WriterConnection};
 pub use intake::{IdempotencyKey, Intake, IntakeOutcome, IntakeRecord, SeedReport};
 pub use ratings::{Rating, RatingRecord};
 pub use reports::{BoundingBox, Cursor, ReportChange, ReportFilter};
@@ -63,6 +63,29 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How often the SQLite write-ahead log is copied back into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Copies the SQLite write-ahead log into the database file from a task of its own, with a PASSIVE
+/// checkpoint that never blocks writers or readers. The writer's own automatic checkpoint then
+/// finds the log mostly copied already and finishes quickly, which keeps the log small (it restarts
+/// once fully copied) without putting the bulk of the copying on the commit path.
+fn checkpoint_in_background(writer: sqlx::SqlitePool) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(CHECKPOINT_INTERVAL);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            if writer.is_closed() {
+                return;
+            }
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&writer).await {
+                tracing::warn!(%error, "background checkpoint failed");
+            }
+        }
+    });
+}
+
 /// Connection pool sizes.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolOptions {
@@ -90,8 +113,14 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            let writer = SqlitePoolOptions::new().max_connections(1).connect_with(base.clone()).await?;
-            let readers = SqlitePoolOptions::new().max_connections(options.max_connections.clamp(1, 8)).connect_with(base.read_only(true)).await?;
+            // The single writer keeps the hot index pages of a growing database in memory.
+            // Connections are local files: no liveness ping before each use.
+            // Two writer connections: one kept by the intake writer, one for every other change;
+            // SQLite's write lock (taken by BEGIN IMMEDIATE, waited for with the busy timeout)
+            // keeps them one at a time.
+            let writer = SqlitePoolOptions::new().max_connections(2).test_before_acquire(false).connect_with(base.clone().pragma("cache_size", "-32768")).await?;
+            let readers = SqlitePoolOptions::new().max_connections(options.max_connections.clamp(1, 8)).test_before_acquire(false).connect_with(base.read_only(true)).await?;
+            checkpoint_in_background(writer.clone());
             Db::Lite { writer, readers }
         } else {
             return Err(StoreError::Url("expected sqlite://PATH or postgres://…".into()));

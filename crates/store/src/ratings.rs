@@ -24,7 +24,7 @@ pub struct RatingRecord {
     pub at: Timestamp,
 }
 
-pub(crate) async fn insert_ratings(tx: &mut Tx, id: ReportId, ratings: &[RatingRecord]) -> Result<(), StoreError> {
+pub(crate) async fn insert_ratings(tx: &mut Tx<'_>, id: ReportId, ratings: &[RatingRecord]) -> Result<(), StoreError> {
     for record in ratings {
         let (kind, agent_service, answer_quality, quality, speed, not_fixed, comment, agent) = match &record.rating {
             Rating::Interaction(r) => ("interaction", Some(r.agent_service.value()), Some(r.answer_quality.value()), None, None, false, None, r.agent.clone()),

@@ -3,9 +3,10 @@
 //! same transaction.
 
 use crate::db::{Db, Tx};
-use crate::rows::{EVENT_COLUMNS, EVENT_SELECT, EventRow, REPORT_COLUMNS, ReportRow, StoredEvent, event_values, micros, mutable_values};
+use crate::rows::{EVENT_COLUMNS, EVENT_SELECT, EventRow, ReportRow, report_select_columns, StoredEvent, event_values, micros, mutable_values};
 use crate::StoreError;
 use balagh_domain::event::Event;
+use balagh_domain::geo::Coordinates;
 use balagh_domain::report::{Report, ReportId};
 use balagh_domain::vocabulary::{Channel, ContactKind, Priority, Status};
 use jiff::Timestamp;
@@ -45,8 +46,11 @@ pub struct ReportFilter {
     pub limit: u64,
 }
 
+/// A bounding box covering more grid cells than this is answered by scanning recent reports.
+const MAX_BBOX_CELLS: usize = 400;
+
 fn select_reports() -> SelectStatement {
-    Query::select().columns(REPORT_COLUMNS).from("reports").to_owned()
+    Query::select().columns(report_select_columns()).from("reports").to_owned()
 }
 
 fn rows_to_reports(rows: Vec<ReportRow>) -> Result<Vec<Report>, StoreError> {
@@ -84,6 +88,11 @@ impl ReportFilter {
             cond = cond.add(Expr::col("created_at").lte(micros(to)));
         }
         if let Some(bbox) = self.bbox {
+            if let (Ok(south_west), Ok(north_east)) = (Coordinates::new(bbox.min_lat, bbox.min_lon), Coordinates::new(bbox.max_lat, bbox.max_lon))
+                && let Some(cells) = Coordinates::cells_between(south_west, north_east, MAX_BBOX_CELLS)
+            {
+                cond = cond.add(Expr::col("cell").is_in(cells));
+            }
             cond = cond
                 .add(Expr::col("lat").between(bbox.min_lat, bbox.max_lat))
                 .add(Expr::col("lon").between(bbox.min_lon, bbox.max_lon));
@@ -127,13 +136,15 @@ impl Db {
         self.fetch_all::<EventRow, _>(&query).await?.into_iter().map(EventRow::into_event).collect()
     }
 
-    /// Public events in `[from, to]` across all reports, oldest first, for Open311 update feeds.
-    pub async fn public_events_between(&self, from: Timestamp, to: Timestamp, limit: u64) -> Result<Vec<StoredEvent>, StoreError> {
+    /// Public events of the given kinds (by `EventKind::name`) in `[from, to]` across all reports,
+    /// oldest first, for Open311 update feeds.
+    pub async fn public_events_between(&self, from: Timestamp, to: Timestamp, kinds: &[&'static str], limit: u64) -> Result<Vec<StoredEvent>, StoreError> {
         let query = Query::select()
             .columns(EVENT_SELECT)
             .from("report_events")
             .and_where(Expr::col("at").between(micros(from), micros(to)))
             .and_where(Expr::col("public").eq(true))
+            .and_where(Expr::col("kind").is_in(kinds.iter().copied()))
             .order_by("at", Order::Asc)
             .order_by("id", Order::Asc)
             .limit(limit)
@@ -161,7 +172,7 @@ impl Db {
         for _ in 0..CHANGE_ATTEMPTS {
             let mut tx = self.begin().await?;
             let query = Query::select()
-                .columns(REPORT_COLUMNS)
+                .columns(report_select_columns())
                 .from("reports")
                 .and_where(Expr::col("id").eq(id.0))
                 .lock(LockType::Update)
@@ -185,7 +196,7 @@ impl Db {
 }
 
 /// Writes a change if the report still has `version`; false when someone else changed it first.
-async fn write_change(tx: &mut Tx, version: i64, change: &ReportChange) -> Result<bool, StoreError> {
+async fn write_change(tx: &mut Tx<'_>, version: i64, change: &ReportChange) -> Result<bool, StoreError> {
     let report = &change.report;
     let mut update = Query::update();
     update.table("reports");
@@ -201,7 +212,7 @@ async fn write_change(tx: &mut Tx, version: i64, change: &ReportChange) -> Resul
     Ok(true)
 }
 
-pub(crate) async fn insert_events(tx: &mut Tx, id: ReportId, status: Status, events: &[Event]) -> Result<(), StoreError> {
+pub(crate) async fn insert_events(tx: &mut Tx<'_>, id: ReportId, status: Status, events: &[Event]) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }

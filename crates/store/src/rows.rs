@@ -24,13 +24,18 @@ fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {error}"))
 }
 
-/// The columns of `reports`, in the order of `ReportRow` and `report_values`.
-pub const REPORT_COLUMNS: [&str; 35] = [
-    "id", "kind", "service_code", "department", "team", "assignee", "description", "priority", "status", "lat", "lon", "address",
+/// The columns of `reports`, in the order of `report_values`.
+pub const REPORT_COLUMNS: [&str; 36] = [
+    "id", "kind", "service_code", "department", "team", "assignee", "description", "priority", "status", "lat", "lon", "cell", "address",
     "address_id", "city", "district", "short_address", "reporter_name", "reporter_phone", "reporter_email", "language",
     "preferred_channel", "device_id", "account_id", "channel", "media", "attributes", "status_note", "duplicate_of",
     "n_follow_ups", "version", "created_at", "updated_at", "resolved_at", "closed_at", "expected_at",
 ];
+
+/// The columns read back into a `ReportRow`: all but the derived grid `cell`.
+pub fn report_select_columns() -> impl Iterator<Item = &'static str> {
+    REPORT_COLUMNS.into_iter().filter(|column| *column != "cell")
+}
 
 /// The columns that a change to a report may rewrite.
 pub const MUTABLE_REPORT_COLUMNS: [&str; 13] = [
@@ -152,6 +157,7 @@ pub fn report_values(report: &Report, version: i64) -> Vec<SimpleExpr> {
         Expr::val(report.status.as_str()),
         opt(location.coordinates.map(|c| c.lat())),
         opt(location.coordinates.map(|c| c.lon())),
+        opt(location.coordinates.map(|c| c.grid_cell())),
         opt(location.address.clone()),
         opt(location.address_id.clone()),
         opt(location.city.clone()),

@@ -82,6 +82,7 @@ fn initial() -> Vec<Statement> {
         .col(text("status"))
         .col(ColumnDef::new("lat").double().null())
         .col(ColumnDef::new("lon").double().null())
+        .col(int_null("cell"))
         .col(text_null("address"))
         .col(text_null("address_id"))
         .col(text_null("city"))
@@ -189,8 +190,9 @@ fn initial() -> Vec<Statement> {
         index("reports_priority_created", "reports", &["priority", "created_at"]),
         index("reports_channel_created", "reports", &["channel", "created_at"]),
         index("reports_kind_created", "reports", &["kind", "created_at"]),
-        index("reports_lat_lon", "reports", &["lat", "lon"]),
-        index("reports_phone", "reports", &["reporter_phone"]),
+        // Map queries: the grid cell groups nearby reports, so inserts append per cell instead of
+        // landing on random pages of a (lat, lon) index.
+        index("reports_cell_created", "reports", &["cell", "created_at"]),
         index("report_events_report", "report_events", &["report_id", "id"]),
         index("report_events_at", "report_events", &["at"]),
         index("ratings_report", "ratings", &["report_id", "at"]),

@@ -55,7 +55,9 @@ pub fn draft_from_form(form: &Params, language: Option<Lang>) -> (ReportDraft, V
         match attribute_code(key) {
             Some(code) if !value.trim().is_empty() => attributes.entry(code.to_owned()).or_default().push(value.trim().to_owned()),
             Some(_) => {}
-            None => problems.push(format!("{key}: attributes are sent as attribute[code]=value, or attribute[code][]=value for each value of a multivaluelist")),
+            None => {
+                problems.push(format!("{key}: attributes are sent as attribute[code]=value, or attribute[code][]=value for each value of a multivaluelist"))
+            }
         }
     }
 

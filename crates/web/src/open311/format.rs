@@ -43,7 +43,10 @@ pub enum Value {
     Number(serde_json::Number),
     Text(String),
     /// A JSON array; in XML, one `<item>` element per entry inside the field's element.
-    List { item: &'static str, items: Vec<Value> },
+    List {
+        item: &'static str,
+        items: Vec<Value>,
+    },
     /// A JSON object; in XML, one child element per field, in this order.
     Record(Vec<(&'static str, Value)>),
 }

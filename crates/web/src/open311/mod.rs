@@ -41,15 +41,14 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `requests.json` to `("requests", Json)`. A missing or unknown suffix is a 404 that names the
-/// formats served, rendered as XML, the one format every Open311 client reads.
-fn split_format(file: &str) -> Result<(&str, Format), Response> {
-    let refuse = |description: String| Err(Open311Error::not_found(description).respond(Format::Xml));
+/// formats served.
+fn split_format(file: &str) -> Result<(&str, Format), Open311Error> {
     match file.rsplit_once('.') {
         Some((stem, suffix)) => match Format::from_suffix(suffix) {
             Some(format) => Ok((stem, format)),
-            None => refuse(format!("unsupported format '.{suffix}' in '{file}': the formats served are {}", Format::SUPPORTED)),
+            None => Err(Open311Error::not_found(format!("unsupported format '.{suffix}' in '{file}': the formats served are {}", Format::SUPPORTED))),
         },
-        None => refuse(format!("'{file}' names no format: add {} to the path, e.g. services.xml", Format::SUPPORTED)),
+        None => Err(Open311Error::not_found(format!("'{file}' names no format: add {} to the path, e.g. services.xml", Format::SUPPORTED))),
     }
 }
 
@@ -61,12 +60,15 @@ struct Call {
 }
 
 impl Call {
-    /// Reads the query and refuses a foreign `jurisdiction_id`.
-    fn start(state: &AppState, format: Format, raw_query: Option<String>, headers: &HeaderMap) -> Result<Call, Response> {
-        let query = Params::parse(raw_query.unwrap_or_default().as_bytes()).map_err(|e| e.respond(format))?;
-        check_jurisdiction(state.config.jurisdiction_id.as_deref(), query.get("jurisdiction_id")).map_err(|e| e.respond(format))?;
+    /// Takes the format off the last path segment, reads the query and refuses a foreign
+    /// `jurisdiction_id`. A refusal comes with the format to answer in: XML when the format itself
+    /// is what is wrong, as XML is the one format every Open311 client reads.
+    fn start<'a>(state: &AppState, file: &'a str, raw_query: Option<String>, headers: &HeaderMap) -> Result<(&'a str, Call), (Format, Open311Error)> {
+        let (stem, format) = split_format(file).map_err(|e| (Format::Xml, e))?;
+        let query = Params::parse(raw_query.unwrap_or_default().as_bytes()).map_err(|e| (format, e))?;
+        check_jurisdiction(state.config.jurisdiction_id.as_deref(), query.get("jurisdiction_id")).map_err(|e| (format, e))?;
         let (lang, _) = locale::negotiate(&query, headers);
-        Ok(Call { format, query, lang })
+        Ok((stem, Call { format, query, lang }))
     }
 
     fn answer(&self, result: Result<Document, Open311Error>) -> Response {
@@ -83,13 +85,9 @@ fn answer(format: Format, result: Result<Document, Open311Error>) -> Response {
 
 /// `discovery`, `services`, `requests` and `servicerequestupdates`, each `.xml` or `.json`.
 async fn get_resource(State(state): State<AppState>, Path(file): Path<String>, RawQuery(raw_query): RawQuery, headers: HeaderMap) -> Response {
-    let (stem, format) = match split_format(&file) {
-        Ok(split) => split,
-        Err(response) => return response,
-    };
-    let call = match Call::start(&state, format, raw_query, &headers) {
-        Ok(call) => call,
-        Err(response) => return response,
+    let (stem, call) = match Call::start(&state, &file, raw_query, &headers) {
+        Ok(started) => started,
+        Err((format, error)) => return error.respond(format),
     };
     let result = match stem {
         "discovery" => Ok(discovery::discovery(&state.config)),
@@ -102,35 +100,23 @@ async fn get_resource(State(state): State<AppState>, Path(file): Path<String>, R
 }
 
 async fn get_service_definition(State(state): State<AppState>, Path(file): Path<String>, RawQuery(raw_query): RawQuery, headers: HeaderMap) -> Response {
-    let (code, format) = match split_format(&file) {
-        Ok(split) => split,
-        Err(response) => return response,
-    };
-    match Call::start(&state, format, raw_query, &headers) {
-        Ok(call) => call.answer(services::service_definition(state.app.catalogue(), code, call.lang)),
-        Err(response) => response,
+    match Call::start(&state, &file, raw_query, &headers) {
+        Ok((code, call)) => call.answer(services::service_definition(state.app.catalogue(), code, call.lang)),
+        Err((format, error)) => error.respond(format),
     }
 }
 
 async fn get_request(State(state): State<AppState>, Path(file): Path<String>, RawQuery(raw_query): RawQuery, headers: HeaderMap) -> Response {
-    let (id, format) = match split_format(&file) {
-        Ok(split) => split,
-        Err(response) => return response,
-    };
-    match Call::start(&state, format, raw_query, &headers) {
-        Ok(call) => call.answer(requests::one(&state, id, call.lang).await),
-        Err(response) => response,
+    match Call::start(&state, &file, raw_query, &headers) {
+        Ok((id, call)) => call.answer(requests::one(&state, id, call.lang).await),
+        Err((format, error)) => error.respond(format),
     }
 }
 
 async fn get_token(State(state): State<AppState>, Path(file): Path<String>, RawQuery(raw_query): RawQuery, headers: HeaderMap) -> Response {
-    let (token, format) = match split_format(&file) {
-        Ok(split) => split,
-        Err(response) => return response,
-    };
-    match Call::start(&state, format, raw_query, &headers) {
-        Ok(call) => call.answer(requests::token(&state, token).await),
-        Err(response) => response,
+    match Call::start(&state, &file, raw_query, &headers) {
+        Ok((token, call)) => call.answer(requests::token(&state, token).await),
+        Err((format, error)) => error.respond(format),
     }
 }
 
@@ -150,7 +136,7 @@ async fn post_resource(
 ) -> Response {
     let (stem, format) = match split_format(&file) {
         Ok(split) => split,
-        Err(response) => return response,
+        Err(error) => return error.respond(Format::Xml),
     };
     if stem != "requests" {
         return Open311Error::new(StatusCode::METHOD_NOT_ALLOWED, format!("POST is accepted only on requests.{{xml,json}}, not on '{file}'")).respond(format);

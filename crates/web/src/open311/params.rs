@@ -49,7 +49,9 @@ impl Params {
 /// jurisdiction every value is accepted, as the spec allows for single-jurisdiction servers.
 pub fn check_jurisdiction(configured: Option<&str>, given: Option<&str>) -> Result<(), Open311Error> {
     match (configured, given.map(str::trim)) {
-        (Some(ours), Some(theirs)) if theirs != ours => Err(Open311Error::not_found(format!("unknown jurisdiction_id '{theirs}': this server answers for '{ours}'"))),
+        (Some(ours), Some(theirs)) if theirs != ours => {
+            Err(Open311Error::not_found(format!("unknown jurisdiction_id '{theirs}': this server answers for '{ours}'")))
+        }
         _ => Ok(()),
     }
 }

@@ -325,7 +325,14 @@ mod tests {
         assert_eq!(ok.created_to, Some(at("2026-06-01T00:00:00Z")));
         let defaults = filter(&[]).unwrap();
         assert_eq!((defaults.offset, defaults.limit), (0, MAX_RESULTS));
-        let bad = filter(&[("status", "pending"), ("page", "0"), ("page_size", "1001"), ("start_date", "2026-01-01T00:00:00Z"), ("end_date", "2026-05-01T00:00:00Z")]).unwrap_err();
+        let bad = filter(&[
+            ("status", "pending"),
+            ("page", "0"),
+            ("page_size", "1001"),
+            ("start_date", "2026-01-01T00:00:00Z"),
+            ("end_date", "2026-05-01T00:00:00Z"),
+        ])
+        .unwrap_err();
         let descriptions: Vec<&str> = bad.errors.iter().map(|e| e.description.as_str()).collect();
         assert_eq!(descriptions.len(), 4, "{descriptions:?}");
         assert!(descriptions[0].contains("at most 90 days"), "{descriptions:?}");

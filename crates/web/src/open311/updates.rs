@@ -65,7 +65,7 @@ pub fn update_entry(stored: &StoredEvent, lang: Lang) -> Value {
 
 /// `GET servicerequestupdates.{fmt}`: FixMyStreet sends both dates; a missing one takes the same
 /// defaults as `GET requests` (90 days from or up to the other, or the last 90 days). At most
-/// 1,000 events are read per call, so a busy window may answer fewer; narrow the window to see all.
+/// 1,000 updates are answered per call; narrow the window to see more.
 pub async fn list(state: &AppState, params: &Params, lang: Lang) -> Result<Document, Open311Error> {
     let window = params::window(params, state.app.now()).map_err(Open311Error::bad_requests)?;
     let events = state.app.public_updates(window.from, window.to, MAX_UPDATES).await?;
@@ -141,7 +141,12 @@ mod tests {
 
     #[test]
     fn creation_and_follow_ups_are_not_municipal_updates() {
-        let created = stored(1, EventKind::Created { kind: balagh_domain::ContactKind::Report, service_code: "pothole".into(), priority: balagh_domain::Priority::Normal }, Status::New, None);
+        let created = stored(
+            1,
+            EventKind::Created { kind: balagh_domain::ContactKind::Report, service_code: "pothole".into(), priority: balagh_domain::Priority::Normal },
+            Status::New,
+            None,
+        );
         let follow_up = stored(2, EventKind::FollowedUp { n_follow_ups: 1 }, Status::New, Some("please hurry, call me on 0512345678"));
         let comment = stored(3, EventKind::Commented, Status::Assigned, Some("the crew comes on Tuesday"));
         assert!(!is_update(&created));
