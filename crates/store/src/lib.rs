@@ -125,8 +125,10 @@ impl Store {
         } else {
             return Err(StoreError::Url("expected sqlite://PATH or postgres://…".into()));
         };
+        // Each intake writer keeps one connection; on PostgreSQL up to a quarter of the pool, so
+        // reads and other changes always find one free.
         let writers = match db.backend() {
-            Backend::Postgres => 4,
+            Backend::Postgres => (options.max_connections / 4).clamp(1, 4) as usize,
             Backend::Sqlite => 1,
         };
         let ids = Arc::new(intake::IdAllocator::default());
