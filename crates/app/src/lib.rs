@@ -7,9 +7,9 @@ pub mod error;
 pub mod keys;
 pub mod reports;
 
+pub use balagh_store::{BoundingBox, Cursor, ReportFilter, StoreError, StoredEvent};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::AppError;
-pub use balagh_store::{BoundingBox, Cursor, ReportFilter, StoreError, StoredEvent};
 pub use reports::{Opened, ReportQuery};
 
 use balagh_domain::Catalogue;

@@ -29,7 +29,12 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
 fn idempotency_key(actor: &Actor, key: Option<&str>, report: &NewReport) -> Result<Option<IdempotencyKey>, AppError> {
     let Some(key) = key.map(str::trim).filter(|k| !k.is_empty()) else { return Ok(None) };
     if key.len() > MAX_IDEMPOTENCY_KEY || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(FieldError::new("Idempotency-Key", "invalid_idempotency_key", format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters")).into());
+        return Err(FieldError::new(
+            "Idempotency-Key",
+            "invalid_idempotency_key",
+            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"),
+        )
+        .into());
     }
     // Keys are scoped by caller, so two clients cannot collide or probe each other's keys.
     let scope = actor.id.as_deref().unwrap_or("public");
@@ -60,10 +65,9 @@ impl App {
                 Ok(Opened { report: *report, replayed: false })
             }
             IntakeOutcome::Replayed(id) => Ok(Opened { report: self.report_by_id(id).await?, replayed: true }),
-            IntakeOutcome::KeyReused(_) => Err(AppError::Conflict {
-                code: "idempotency_key_reused",
-                message: "this Idempotency-Key was already used for a different request".into(),
-            }),
+            IntakeOutcome::KeyReused(_) => {
+                Err(AppError::Conflict { code: "idempotency_key_reused", message: "this Idempotency-Key was already used for a different request".into() })
+            }
         }
     }
 
@@ -113,7 +117,10 @@ impl App {
     /// Adds a staff comment, public (the beneficiary sees it) or internal.
     pub async fn comment(&self, ticket: TicketNumber, text: &str, public: bool, actor: &Actor, channel: Channel) -> Result<Report, AppError> {
         if !actor.role.is_staff_side() {
-            return Err(AppError::Forbidden { code: "forbidden", message: format!("a {} may not comment; beneficiaries file a follow-up", actor.role.as_str()) });
+            return Err(AppError::Forbidden {
+                code: "forbidden",
+                message: format!("a {} may not comment; beneficiaries file a follow-up", actor.role.as_str()),
+            });
         }
         let note = balagh_domain::report::required_note("text", text)?;
         let now = self.now();
@@ -142,7 +149,11 @@ impl App {
                 if report.status.is_terminal() {
                     return Err(AppError::Conflict {
                         code: "report_closed",
-                        message: format!("report {} is {}; a follow-up needs an open report (rate the closure as not fixed to reopen it)", report.ticket(), report.status),
+                        message: format!(
+                            "report {} is {}; a follow-up needs an open report (rate the closure as not fixed to reopen it)",
+                            report.ticket(),
+                            report.status
+                        ),
                     });
                 }
                 let mut next = report.clone();
@@ -169,7 +180,14 @@ impl App {
         let now = self.now();
         self.change(ticket, |report| {
             check_beneficiary(report, &phone)?;
-            let event = Event { at: now, actor: Actor::beneficiary(), channel, public: false, kind: EventKind::InteractionRated { rating: rating.clone() }, note: None };
+            let event = Event {
+                at: now,
+                actor: Actor::beneficiary(),
+                channel,
+                public: false,
+                kind: EventKind::InteractionRated { rating: rating.clone() },
+                note: None,
+            };
             let record = RatingRecord { rating: Rating::Interaction(rating.clone()), channel, at: now };
             Ok(ReportChange { report: report.clone(), events: vec![event], ratings: vec![record] })
         })
@@ -189,15 +207,29 @@ impl App {
         self.change(ticket, |report| {
             check_beneficiary(report, &phone)?;
             if !matches!(report.status, Status::Resolved | Status::Closed) {
-                return Err(AppError::Conflict { code: "not_resolved", message: format!("report {} is {}; closure can be rated once it is resolved", report.ticket(), report.status) });
+                return Err(AppError::Conflict {
+                    code: "not_resolved",
+                    message: format!("report {} is {}; closure can be rated once it is resolved", report.ticket(), report.status),
+                });
             }
             let resolved_at = report.resolved_at.unwrap_or(report.created_at);
             if last_rated.is_some_and(|at| at >= resolved_at) {
                 return Err(AppError::Conflict { code: "already_rated", message: format!("the closure of report {} was already rated", report.ticket()) });
             }
-            let rated = Event { at: now, actor: beneficiary.clone(), channel, public: false, kind: EventKind::ClosureRated { rating: rating.clone() }, note: rating.comment.clone() };
+            let rated = Event {
+                at: now,
+                actor: beneficiary.clone(),
+                channel,
+                public: false,
+                kind: EventKind::ClosureRated { rating: rating.clone() },
+                note: rating.comment.clone(),
+            };
             let follow_on = if rating.reopens() {
-                let reason = if rating.not_fixed { "the beneficiary says it is not fixed".to_owned() } else { format!("the beneficiary rated the closure quality {}/5", rating.quality.value()) };
+                let reason = if rating.not_fixed {
+                    "the beneficiary says it is not fixed".to_owned()
+                } else {
+                    format!("the beneficiary rated the closure quality {}/5", rating.quality.value())
+                };
                 Some(Command::Reopen { reason })
             } else if report.status == Status::Resolved {
                 Some(Command::Close)

@@ -82,42 +82,24 @@ pub struct IntakeReport {
 impl IntakeReport {
     /// Successful creates per second of measured time.
     pub fn creates_per_second(&self) -> f64 {
-        if self.seconds > 0.0 {
-            self.creates as f64 / self.seconds
-        } else {
-            0.0
-        }
+        if self.seconds > 0.0 { self.creates as f64 / self.seconds } else { 0.0 }
     }
 
     /// Share of measured requests that failed, as a percentage.
     fn error_percentage(&self) -> f64 {
         let requests = self.creates + self.errors;
-        if requests == 0 {
-            0.0
-        } else {
-            self.errors as f64 * 100.0 / requests as f64
-        }
+        if requests == 0 { 0.0 } else { self.errors as f64 * 100.0 / requests as f64 }
     }
 
     /// A latency figure, or a dash when nothing succeeded and there is no latency to speak of.
     fn latency(&self, ms: f64) -> String {
-        if self.creates == 0 {
-            "-".to_owned()
-        } else {
-            format_ms(ms)
-        }
+        if self.creates == 0 { "-".to_owned() } else { format_ms(ms) }
     }
 }
 
 impl fmt::Display for IntakeReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "creates/s  {:.1}  ({} creates in {:.2} s)",
-            self.creates_per_second(),
-            self.creates,
-            self.seconds
-        )?;
+        writeln!(f, "creates/s  {:.1}  ({} creates in {:.2} s)", self.creates_per_second(), self.creates, self.seconds)?;
         writeln!(f, "p50        {}", self.latency(self.p50_ms))?;
         writeln!(f, "p99        {}", self.latency(self.p99_ms))?;
         writeln!(f, "max        {}", self.latency(self.max_ms))?;
@@ -154,13 +136,8 @@ pub async fn run_intake(args: &IntakeArgs) -> anyhow::Result<IntakeReport> {
     let client = build_client(plan.concurrency)?;
 
     let started = Instant::now();
-    let window = MeasurementWindow {
-        measure_from: started + plan.warmup,
-        stop_at: started + plan.warmup + plan.duration,
-    };
-    let workers: Vec<_> = (0..plan.concurrency)
-        .map(|_| tokio::spawn(run_worker(client.clone(), plan.target.clone(), window)))
-        .collect();
+    let window = MeasurementWindow { measure_from: started + plan.warmup, stop_at: started + plan.warmup + plan.duration };
+    let workers: Vec<_> = (0..plan.concurrency).map(|_| tokio::spawn(run_worker(client.clone(), plan.target.clone(), window))).collect();
 
     let mut total = Tally::new();
     for finished in futures::future::join_all(workers).await {
@@ -201,24 +178,13 @@ impl Plan {
         }
         let base_url = parse_base_url(&args.url)?;
         let target = match args.api {
-            Api::V1 => Target::V1 {
-                endpoint: format!("{base_url}/api/v1/reports"),
-            },
+            Api::V1 => Target::V1 { endpoint: format!("{base_url}/api/v1/reports") },
             Api::Open311 => Target::Open311 {
                 endpoint: format!("{base_url}/open311/v2/requests.json"),
-                api_key: args
-                    .api_key
-                    .clone()
-                    .filter(|key| !key.trim().is_empty())
-                    .ok_or(InvalidArgs::MissingApiKey)?,
+                api_key: args.api_key.clone().filter(|key| !key.trim().is_empty()).ok_or(InvalidArgs::MissingApiKey)?,
             },
         };
-        Ok(Plan {
-            target,
-            concurrency: args.concurrency,
-            warmup: Duration::from_secs(args.warmup),
-            duration: Duration::from_secs(args.duration),
-        })
+        Ok(Plan { target, concurrency: args.concurrency, warmup: Duration::from_secs(args.warmup), duration: Duration::from_secs(args.duration) })
     }
 }
 
@@ -262,9 +228,7 @@ impl MeasurementWindow {
     /// Measured time, counted until `finished` because requests started before `stop_at` are
     /// recorded even when they end after it.
     fn measured_seconds(&self, finished: Instant) -> f64 {
-        finished
-            .saturating_duration_since(self.measure_from)
-            .as_secs_f64()
+        finished.saturating_duration_since(self.measure_from).as_secs_f64()
     }
 }
 
@@ -324,11 +288,7 @@ fn http_error_sample(status: u16, body: &[u8]) -> String {
     if prefix.len() < one_line.len() {
         prefix.push('…');
     }
-    if prefix.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        format!("HTTP {status}: {prefix}")
-    }
+    if prefix.is_empty() { format!("HTTP {status}") } else { format!("HTTP {status}: {prefix}") }
 }
 
 /// An error sample for a request that got no usable response, with its cause chain (the useful
@@ -356,8 +316,7 @@ struct Tally {
 impl Tally {
     fn new() -> Tally {
         Tally {
-            latencies_us: Histogram::new(HISTOGRAM_SIGNIFICANT_FIGURES)
-                .expect("three significant figures is a valid histogram precision"),
+            latencies_us: Histogram::new(HISTOGRAM_SIGNIFICANT_FIGURES).expect("three significant figures is a valid histogram precision"),
             creates: 0,
             errors: 0,
             error_samples: Vec::new(),
@@ -389,9 +348,7 @@ impl Tally {
     }
 
     fn merge(&mut self, other: Tally) -> anyhow::Result<()> {
-        self.latencies_us
-            .add(&other.latencies_us)
-            .context("cannot merge latency histograms")?;
+        self.latencies_us.add(&other.latencies_us).context("cannot merge latency histograms")?;
         self.creates += other.creates;
         self.errors += other.errors;
         for sample in other.error_samples {
@@ -431,21 +388,12 @@ impl Target {
 
     /// The create request for `report`; v1 requests carry a fresh idempotency key so that every
     /// request is a genuinely new report rather than a replay.
-    fn request(
-        &self,
-        client: &Client,
-        report: &ReportSample,
-        rng: &mut impl Rng,
-    ) -> RequestBuilder {
+    fn request(&self, client: &Client, report: &ReportSample, rng: &mut impl Rng) -> RequestBuilder {
         match self {
-            Target::V1 { endpoint } => client
-                .post(endpoint)
-                .header("Idempotency-Key", random_idempotency_key(rng))
-                .json(&V1ReportBody::from(report)),
-            Target::Open311 { endpoint, api_key } => client
-                .post(endpoint)
-                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(open311_form(report, api_key)),
+            Target::V1 { endpoint } => client.post(endpoint).header("Idempotency-Key", random_idempotency_key(rng)).json(&V1ReportBody::from(report)),
+            Target::Open311 { endpoint, api_key } => {
+                client.post(endpoint).header(CONTENT_TYPE, "application/x-www-form-urlencoded").body(open311_form(report, api_key))
+            }
         }
     }
 }
@@ -497,19 +445,13 @@ const SERVICES: [ServiceText; 12] = [
         problem_en: "The waste container is broken and its lid is missing",
     },
     ServiceText {
-        code: "street-cleaning",
-        problem_ar: "الشارع متسخ ويحتاج إلى تنظيف",
-        problem_en: "The street is dirty and needs sweeping",
+        code: "street-cleaning", problem_ar: "الشارع متسخ ويحتاج إلى تنظيف", problem_en: "The street is dirty and needs sweeping"
     },
     ServiceText {
-        code: "damaged-speed-bump",
-        problem_ar: "مطب صناعي متكسر ويضر بالسيارات",
-        problem_en: "A speed bump is broken and damaging cars",
+        code: "damaged-speed-bump", problem_ar: "مطب صناعي متكسر ويضر بالسيارات", problem_en: "A speed bump is broken and damaging cars"
     },
     ServiceText {
-        code: "damaged-sidewalk",
-        problem_ar: "الرصيف متكسر وبلاطه مرتفع",
-        problem_en: "The sidewalk is cracked and tiles are sticking up",
+        code: "damaged-sidewalk", problem_ar: "الرصيف متكسر وبلاطه مرتفع", problem_en: "The sidewalk is cracked and tiles are sticking up"
     },
     ServiceText {
         code: "rainwater-pooling",
@@ -521,30 +463,18 @@ const SERVICES: [ServiceText; 12] = [
         problem_ar: "غطاء فتحة تصريف مفقود وهو خطر على المارة",
         problem_en: "A manhole cover is missing and it is dangerous for pedestrians",
     },
-    ServiceText {
-        code: "blocked-drain",
-        problem_ar: "فتحة تصريف المياه مسدودة",
-        problem_en: "The storm drain is blocked",
-    },
-    ServiceText {
-        code: "graffiti",
-        problem_ar: "كتابات مشوهة على الجدار",
-        problem_en: "There is graffiti on the wall",
-    },
+    ServiceText { code: "blocked-drain", problem_ar: "فتحة تصريف المياه مسدودة", problem_en: "The storm drain is blocked" },
+    ServiceText { code: "graffiti", problem_ar: "كتابات مشوهة على الجدار", problem_en: "There is graffiti on the wall" },
     ServiceText {
         code: "illegal-signage",
         problem_ar: "لوحة إعلانية مخالفة مثبتة على عمود الإنارة",
         problem_en: "An illegal advertising sign is fixed to the lamp post",
     },
     ServiceText {
-        code: "dead-animal",
-        problem_ar: "حيوان نافق على جانب الطريق",
-        problem_en: "There is a dead animal by the side of the road",
+        code: "dead-animal", problem_ar: "حيوان نافق على جانب الطريق", problem_en: "There is a dead animal by the side of the road"
     },
     ServiceText {
-        code: "fallen-tree",
-        problem_ar: "شجرة ساقطة تغلق جزءاً من الطريق",
-        problem_en: "A fallen tree is blocking part of the road",
+        code: "fallen-tree", problem_ar: "شجرة ساقطة تغلق جزءاً من الطريق", problem_en: "A fallen tree is blocking part of the road"
     },
 ];
 
@@ -599,31 +529,19 @@ const FIRST_NAMES: [Option<&str>; 5] = [None, None, Some("محمد"), Some("نو
 
 /// Second digits of Saudi mobile numbers whose every subscriber number is valid: 050, 053, 054,
 /// 055, 056, 058, 059 (057 is only partly allocated, so random 057 numbers are often refused).
-const MOBILE_PREFIX_DIGITS: [char; 7] = ['0', '3', '4', '5', '6', '8', '9']; 
+const MOBILE_PREFIX_DIGITS: [char; 7] = ['0', '3', '4', '5', '6', '8', '9'];
 
 impl ReportSample {
     fn random(rng: &mut impl Rng) -> ReportSample {
         let service = SERVICES.choose(rng).expect("the service list is not empty");
         let city = CITIES.choose(rng).expect("the city list is not empty");
-        let district = city
-            .districts
-            .choose(rng)
-            .expect("every city has districts");
-        let landmark = LANDMARKS
-            .choose(rng)
-            .expect("the landmark list is not empty");
+        let district = city.districts.choose(rng).expect("every city has districts");
+        let landmark = LANDMARKS.choose(rng).expect("the landmark list is not empty");
         // Most reports in the Eastern Province are written in Arabic.
-        let language = if rng.random_bool(0.7) {
-            Language::Arabic
-        } else {
-            Language::English
-        };
+        let language = if rng.random_bool(0.7) { Language::Arabic } else { Language::English };
         let description = match language {
             Language::Arabic => {
-                format!(
-                    "{} في حي {}، {}",
-                    service.problem_ar, district.0, landmark.0
-                )
+                format!("{} في حي {}، {}", service.problem_ar, district.0, landmark.0)
             }
             Language::English => {
                 format!("{} in {}, {}.", service.problem_en, district.1, landmark.1)
@@ -650,11 +568,7 @@ fn round_to_micro_degrees(degrees: f64) -> f64 {
 fn random_saudi_mobile(rng: &mut impl Rng) -> String {
     let mut phone = String::with_capacity(10);
     phone.push_str("05");
-    phone.push(
-        *MOBILE_PREFIX_DIGITS
-            .choose(rng)
-            .expect("the digit list is not empty"),
-    );
+    phone.push(*MOBILE_PREFIX_DIGITS.choose(rng).expect("the digit list is not empty"));
     for _ in 0..7 {
         phone.push(char::from(b'0' + rng.random_range(0..10u8)));
     }
@@ -750,14 +664,7 @@ mod tests {
     use super::*;
 
     fn args(api: Api) -> IntakeArgs {
-        IntakeArgs {
-            url: "http://127.0.0.1:8940".to_owned(),
-            concurrency: 64,
-            duration: 10,
-            api,
-            api_key: None,
-            warmup: 2,
-        }
+        IntakeArgs { url: "http://127.0.0.1:8940".to_owned(), concurrency: 64, duration: 10, api, api_key: None, warmup: 2 }
     }
 
     fn seeded_rng() -> StdRng {
@@ -782,9 +689,7 @@ mod tests {
         assert_eq!(
             plan,
             Plan {
-                target: Target::V1 {
-                    endpoint: "http://127.0.0.1:8940/api/v1/reports".to_owned()
-                },
+                target: Target::V1 { endpoint: "http://127.0.0.1:8940/api/v1/reports".to_owned() },
                 concurrency: 64,
                 warmup: Duration::from_secs(2),
                 duration: Duration::from_secs(10),
@@ -799,10 +704,7 @@ mod tests {
         open311.api_key = Some("key-1".to_owned());
         assert_eq!(
             Plan::from_args(&open311).unwrap().target,
-            Target::Open311 {
-                endpoint: "http://localhost:8940/open311/v2/requests.json".to_owned(),
-                api_key: "key-1".to_owned(),
-            }
+            Target::Open311 { endpoint: "http://localhost:8940/open311/v2/requests.json".to_owned(), api_key: "key-1".to_owned() }
         );
     }
 
@@ -816,18 +718,9 @@ mod tests {
         check(|a| a.concurrency = 0, InvalidArgs::Concurrency(0));
         check(|a| a.concurrency = 4097, InvalidArgs::Concurrency(4097));
         check(|a| a.duration = 0, InvalidArgs::Duration);
-        check(
-            |a| a.url = "127.0.0.1:8940".to_owned(),
-            InvalidArgs::Url("127.0.0.1:8940".to_owned()),
-        );
-        check(
-            |a| a.url = "ftp://host".to_owned(),
-            InvalidArgs::Url("ftp://host".to_owned()),
-        );
-        check(
-            |a| a.url = "http://".to_owned(),
-            InvalidArgs::Url("http://".to_owned()),
-        );
+        check(|a| a.url = "127.0.0.1:8940".to_owned(), InvalidArgs::Url("127.0.0.1:8940".to_owned()));
+        check(|a| a.url = "ftp://host".to_owned(), InvalidArgs::Url("ftp://host".to_owned()));
+        check(|a| a.url = "http://".to_owned(), InvalidArgs::Url("http://".to_owned()));
         check(|a| a.api = Api::Open311, InvalidArgs::MissingApiKey);
         check(
             |a| {
@@ -850,14 +743,8 @@ mod tests {
 
     #[test]
     fn invalid_args_messages_name_the_flag() {
-        assert_eq!(
-            InvalidArgs::Concurrency(0).to_string(),
-            "--concurrency must be between 1 and 4096, got 0"
-        );
-        assert_eq!(
-            InvalidArgs::MissingApiKey.to_string(),
-            "--api open311 needs --api-key (or BALAGH_BENCH_API_KEY)"
-        );
+        assert_eq!(InvalidArgs::Concurrency(0).to_string(), "--concurrency must be between 1 and 4096, got 0");
+        assert_eq!(InvalidArgs::MissingApiKey.to_string(), "--api open311 needs --api-key (or BALAGH_BENCH_API_KEY)");
     }
 
     #[test]
@@ -897,30 +784,16 @@ mod tests {
 
     #[test]
     fn report_without_creates_shows_no_latency_and_zero_throughput() {
-        let report = IntakeReport {
-            creates: 0,
-            errors: 0,
-            seconds: 0.0,
-            p50_ms: 0.0,
-            p99_ms: 0.0,
-            max_ms: 0.0,
-            error_samples: Vec::new(),
-        };
+        let report = IntakeReport { creates: 0, errors: 0, seconds: 0.0, p50_ms: 0.0, p99_ms: 0.0, max_ms: 0.0, error_samples: Vec::new() };
         assert_eq!(report.creates_per_second(), 0.0);
-        assert_eq!(
-            report.to_string(),
-            "creates/s  0.0  (0 creates in 0.00 s)\np50        -\np99        -\nmax        -\nerrors     0"
-        );
+        assert_eq!(report.to_string(), "creates/s  0.0  (0 creates in 0.00 s)\np50        -\np99        -\nmax        -\nerrors     0");
     }
 
     #[test]
     fn tallies_merge_counts_latencies_and_distinct_error_samples() {
         let mut first = Tally::new();
         first.record(Outcome::Created, Duration::from_millis(2));
-        first.record(
-            Outcome::Failed("HTTP 500".to_owned()),
-            Duration::from_millis(1),
-        );
+        first.record(Outcome::Failed("HTTP 500".to_owned()), Duration::from_millis(1));
         let mut second = Tally::new();
         second.record(Outcome::Created, Duration::from_millis(4));
         for status in [500, 502, 503, 504, 429, 400] {
@@ -932,10 +805,7 @@ mod tests {
         assert_eq!(report.creates_per_second(), 1.0);
         assert!((report.max_ms - 4.0).abs() < 0.01, "{}", report.max_ms);
         assert!((report.p50_ms - 2.0).abs() < 0.01, "{}", report.p50_ms);
-        assert_eq!(
-            report.error_samples,
-            ["HTTP 500", "HTTP 502", "HTTP 503", "HTTP 504", "HTTP 429"]
-        );
+        assert_eq!(report.error_samples, ["HTTP 500", "HTTP 502", "HTTP 503", "HTTP 504", "HTTP 429"]);
     }
 
     #[test]
@@ -950,16 +820,10 @@ mod tests {
     #[test]
     fn http_error_samples_quote_a_one_line_prefix_of_the_body() {
         assert_eq!(http_error_sample(503, b""), "HTTP 503");
-        assert_eq!(
-            http_error_sample(422, b"{\"code\":\n  \"invalid_phone\"}"),
-            "HTTP 422: {\"code\": \"invalid_phone\"}"
-        );
+        assert_eq!(http_error_sample(422, b"{\"code\":\n  \"invalid_phone\"}"), "HTTP 422: {\"code\": \"invalid_phone\"}");
         let long_body = "ب".repeat(500);
         let sample = http_error_sample(400, long_body.as_bytes());
-        assert_eq!(
-            sample.chars().count(),
-            "HTTP 400: ".len() + ERROR_BODY_PREFIX_CHARS + 1
-        );
+        assert_eq!(sample.chars().count(), "HTTP 400: ".len() + ERROR_BODY_PREFIX_CHARS + 1);
         assert!(sample.ends_with('…'));
     }
 
@@ -971,10 +835,7 @@ mod tests {
             assert_eq!(phone.len(), 10, "{phone}");
             assert!(phone.starts_with("05"), "{phone}");
             assert!(phone.bytes().all(|b| b.is_ascii_digit()), "{phone}");
-            assert!(
-                MOBILE_PREFIX_DIGITS.contains(&char::from(phone.as_bytes()[2])),
-                "{phone}"
-            );
+            assert!(MOBILE_PREFIX_DIGITS.contains(&char::from(phone.as_bytes()[2])), "{phone}");
         }
     }
 
@@ -994,10 +855,8 @@ mod tests {
         for _ in 0..1000 {
             let report = ReportSample::random(&mut rng);
             assert!(SERVICES.iter().any(|s| s.code == report.service_code));
-            let in_dammam =
-                (26.36..=26.47).contains(&report.lat) && (50.00..=50.15).contains(&report.long);
-            let in_khobar =
-                (26.20..=26.32).contains(&report.lat) && (50.17..=50.22).contains(&report.long);
+            let in_dammam = (26.36..=26.47).contains(&report.lat) && (50.00..=50.15).contains(&report.long);
+            let in_khobar = (26.20..=26.32).contains(&report.lat) && (50.17..=50.22).contains(&report.long);
             assert!(in_dammam || in_khobar, "{} {}", report.lat, report.long);
             assert!(!report.description.is_empty());
         }
@@ -1029,10 +888,7 @@ mod tests {
              &description=%D8%BA%D8%B7%D8%A7%D8%A1+%D9%85%D9%81%D9%82%D9%88%D8%AF+%26+%D8%AE%D8%B7%D8%B1\
              &phone=0551234567&first_name=%D9%86%D9%88%D8%B1%D8%A9"
         );
-        let anonymous = ReportSample {
-            first_name: None,
-            ..sample()
-        };
+        let anonymous = ReportSample { first_name: None, ..sample() };
         assert!(!open311_form(&anonymous, "k").contains("first_name"));
     }
 

@@ -165,7 +165,9 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create data directory {}", settings.data_dir.display()))?;
     }
-    let store = Store::connect(&url, PoolOptions { max_connections: settings.max_connections }).await.with_context(|| format!("cannot open database {}", redact_url(&url)))?;
+    let store = Store::connect(&url, PoolOptions { max_connections: settings.max_connections })
+        .await
+        .with_context(|| format!("cannot open database {}", redact_url(&url)))?;
     let ran = store.migrate(jiff::Timestamp::now()).await.context("migrations failed")?;
     if ran > 0 {
         tracing::info!(migrations = ran, "database schema brought up to date");

@@ -69,7 +69,10 @@ impl Settings {
             }
             let key = key.to_ascii_lowercase();
             if !KEYS.contains(&key.as_str()) {
-                bail!("unknown environment variable {name}; known: {}", KEYS.iter().map(|k| format!("BALAGH_{}", k.to_ascii_uppercase())).collect::<Vec<_>>().join(", "));
+                bail!(
+                    "unknown environment variable {name}; known: {}",
+                    KEYS.iter().map(|k| format!("BALAGH_{}", k.to_ascii_uppercase())).collect::<Vec<_>>().join(", ")
+                );
             }
             table.insert(key, env_value(&value));
         }

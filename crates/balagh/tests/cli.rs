@@ -36,7 +36,8 @@ impl Drop for Server {
 }
 
 fn start(dir: &Path, extra: &[&str]) -> Server {
-    let mut child = balagh(dir).args(["serve", "--listen", "127.0.0.1:0"]).args(extra).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start server");
+    let mut child =
+        balagh(dir).args(["serve", "--listen", "127.0.0.1:0"]).args(extra).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start server");
     let stdout = child.stdout.take().expect("stdout");
     let mut reader = BufReader::new(stdout);
     let mut first = String::new();

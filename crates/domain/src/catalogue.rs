@@ -145,7 +145,8 @@ impl Catalogue {
     /// Checks cross references and codes; returns the catalogue unchanged when it is sound.
     pub fn validated(self) -> Result<Self, CatalogueError> {
         let mut problems = Vec::new();
-        let code_ok = |code: &str| !code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        let code_ok =
+            |code: &str| !code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         let mut seen = HashSet::new();
         for department in &self.departments {
             if !code_ok(&department.code) || !seen.insert(("department", department.code.as_str())) {
@@ -233,7 +234,11 @@ impl Service {
             let answer = match attribute.datatype {
                 Datatype::String | Datatype::Text => {
                     if given[0].chars().count() > MAX_ANSWER_CHARS || given[0].contains('\0') {
-                        errors.add(field, "invalid_attribute_value", format!("attribute '{}' must be text of at most {MAX_ANSWER_CHARS} characters", attribute.code));
+                        errors.add(
+                            field,
+                            "invalid_attribute_value",
+                            format!("attribute '{}' must be text of at most {MAX_ANSWER_CHARS} characters", attribute.code),
+                        );
                         continue;
                     }
                     AttributeAnswer::One(given[0].to_owned())
@@ -248,7 +253,11 @@ impl Service {
                 Datatype::Datetime => match given[0].parse::<jiff::Timestamp>() {
                     Ok(at) => AttributeAnswer::One(at.to_string()),
                     Err(_) => {
-                        errors.add(field, "invalid_attribute_value", format!("attribute '{}' must be a date and time with an offset, such as 2026-03-01T10:00:00+03:00", attribute.code));
+                        errors.add(
+                            field,
+                            "invalid_attribute_value",
+                            format!("attribute '{}' must be a date and time with an offset, such as 2026-03-01T10:00:00+03:00", attribute.code),
+                        );
                         continue;
                     }
                 },
@@ -256,7 +265,11 @@ impl Service {
                     let unknown: Vec<&str> = given.iter().copied().filter(|g| !attribute.values.iter().any(|v| v.key == *g)).collect();
                     if !unknown.is_empty() {
                         let allowed: Vec<&str> = attribute.values.iter().map(|v| v.key.as_str()).collect();
-                        errors.add(field, "invalid_attribute_value", format!("attribute '{}' does not allow '{}'; allowed: {}", attribute.code, unknown.join(", "), allowed.join(", ")));
+                        errors.add(
+                            field,
+                            "invalid_attribute_value",
+                            format!("attribute '{}' does not allow '{}'; allowed: {}", attribute.code, unknown.join(", "), allowed.join(", ")),
+                        );
                         continue;
                     }
                     if attribute.datatype == Datatype::Multivaluelist {
@@ -395,12 +408,15 @@ kind = "inquiry"
         let pothole = catalogue.service("pothole").unwrap();
         let errors = pothole.validate_answers(&answers(&[("depth", &["deep"]), ("hazards", &["fire"]), ("colour", &["red"])])).unwrap_err();
         let codes: Vec<(&str, &str)> = errors.0.iter().map(|e| (e.field.as_str(), e.code)).collect();
-        assert_eq!(codes, vec![
-            ("attribute[colour]", "unknown_attribute"),
-            ("attribute[depth]", "invalid_attribute_value"),
-            ("attribute[size]", "missing_required_attribute"),
-            ("attribute[hazards]", "invalid_attribute_value"),
-        ]);
+        assert_eq!(
+            codes,
+            vec![
+                ("attribute[colour]", "unknown_attribute"),
+                ("attribute[depth]", "invalid_attribute_value"),
+                ("attribute[size]", "missing_required_attribute"),
+                ("attribute[hazards]", "invalid_attribute_value"),
+            ]
+        );
         let ok = pothole.validate_answers(&answers(&[("size", &["large"]), ("hazards", &["water", "traffic"])])).unwrap();
         assert_eq!(ok["hazards"], AttributeAnswer::Many(vec!["water".into(), "traffic".into()]));
     }

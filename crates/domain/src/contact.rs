@@ -94,10 +94,8 @@ impl Email {
 
 /// The languages Balagh serves: Arabic first, English, the other UN languages, and the languages
 /// that residents of Saudi Arabia most often speak.
-pub const SERVED_LANGUAGES: &[&str] = &[
-    "ar", "en", "fr", "es", "ru", "zh", "ur", "hi", "bn", "fil", "id", "ml", "ta", "te", "ne", "fa", "tr", "am",
-    "so", "ps", "si", "sw", "ti", "om",
-];
+pub const SERVED_LANGUAGES: &[&str] =
+    &["ar", "en", "fr", "es", "ru", "zh", "ur", "hi", "bn", "fil", "id", "ml", "ta", "te", "ne", "fa", "tr", "am", "so", "ps", "si", "sw", "ti", "om"];
 
 /// A served language, as its lowercase ISO 639 code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -77,7 +77,11 @@ impl ShortAddress {
         if bytes.len() == 8 && bytes[..4].iter().all(u8::is_ascii_uppercase) && bytes[4..].iter().all(u8::is_ascii_digit) {
             Ok(Self(upper))
         } else {
-            Err(FieldError::new(field, "invalid_short_address", format!("'{}' is not a national address short code (four letters then four digits, e.g. RRRD2929)", input.trim())))
+            Err(FieldError::new(
+                field,
+                "invalid_short_address",
+                format!("'{}' is not a national address short code (four letters then four digits, e.g. RRRD2929)", input.trim()),
+            ))
         }
     }
 

@@ -174,10 +174,9 @@ impl From<FieldError> for TransitionError {
 /// Staff act only on their own department's reports; other roles are not bound to a department.
 pub fn check_department(report: &Report, actor: &Actor) -> Result<(), TransitionError> {
     match (&actor.role, &actor.department) {
-        (Role::Staff, Some(department)) if *department != report.assignment.department => Err(TransitionError::OtherDepartment {
-            report_department: report.assignment.department.clone(),
-            actor_department: department.clone(),
-        }),
+        (Role::Staff, Some(department)) if *department != report.assignment.department => {
+            Err(TransitionError::OtherDepartment { report_department: report.assignment.department.clone(), actor_department: department.clone() })
+        }
         _ => Ok(()),
     }
 }
@@ -266,7 +265,7 @@ mod tests {
 
     fn check(status: Status, command: Command, actor: &Actor, expected: Result<Status, &str>) {
         let got = apply(&report(status), command.clone(), actor, Channel::Api, Timestamp::UNIX_EPOCH).map(|t| t.to).map_err(|e| e.code());
-        assert_eq!(got, expected.map_err(|c| c), "{status} {command:?} by {:?}", actor.role);
+        assert_eq!(got, expected, "{status} {command:?} by {:?}", actor.role);
     }
 
     #[test]

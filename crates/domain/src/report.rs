@@ -166,7 +166,11 @@ impl NewReport {
             && location.is_empty()
             && !errors.0.iter().any(|e| matches!(e.field.as_str(), "lat" | "long" | "short_address"))
         {
-            errors.add("location", "missing_location", format!("service '{}' needs a location: lat and long, address_string, address_id or short_address", service.code));
+            errors.add(
+                "location",
+                "missing_location",
+                format!("service '{}' needs a location: lat and long, address_string, address_id or short_address", service.code),
+            );
         }
 
         let phone = match draft.phone.as_deref().map(str::trim).filter(|s| !s.is_empty()) {

@@ -46,8 +46,7 @@ impl TicketNumber {
 
     /// Parses what a person typed or said: ASCII or Arabic-Indic digits, spaces and dashes ignored.
     pub fn parse(input: &str) -> Result<Self, TicketError> {
-        let normalised: String =
-            to_ascii_digits(input).chars().filter(|c| !matches!(c, ' ' | '-' | '\u{a0}')).collect();
+        let normalised: String = to_ascii_digits(input).chars().filter(|c| !matches!(c, ' ' | '-' | '\u{a0}')).collect();
         if normalised.is_empty() {
             return Err(TicketError::Empty);
         }
@@ -128,8 +127,7 @@ mod tests {
     fn accepts_arabic_digits_spaces_and_dashes() {
         let ticket = TicketNumber::for_report(ReportId(1234567));
         let text = ticket.to_string();
-        let arabic: String =
-            text.chars().map(|c| char::from_u32(0x0660 + c.to_digit(10).unwrap()).unwrap()).collect();
+        let arabic: String = text.chars().map(|c| char::from_u32(0x0660 + c.to_digit(10).unwrap()).unwrap()).collect();
         assert_eq!(TicketNumber::parse(&arabic), Ok(ticket));
         let spaced = format!("{} {}-{}", &text[..3], &text[3..6], &text[6..]);
         assert_eq!(TicketNumber::parse(&spaced), Ok(ticket));

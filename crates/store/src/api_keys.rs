@@ -1,9 +1,9 @@
 //! API keys for Open311 clients and staff tools. Only a SHA-256 hash of each key is stored; the key
 //! itself is shown once, when it is created.
 
+use crate::StoreError;
 use crate::db::Db;
 use crate::rows::micros;
-use crate::StoreError;
 use balagh_domain::event::Role;
 use jiff::Timestamp;
 use sea_query::{Expr, ExprTrait, Order, Query};
@@ -57,10 +57,18 @@ impl Db {
         let insert = Query::insert()
             .into_table("api_keys")
             .columns(["name", "role", "department", "key_hash", "created_at"])
-            .values_panic([Expr::val(name), Expr::val(role.as_str()), Expr::val(department.map(str::to_owned)), Expr::val(hash_key(secret)), Expr::val(micros(now))])
+            .values_panic([
+                Expr::val(name),
+                Expr::val(role.as_str()),
+                Expr::val(department.map(str::to_owned)),
+                Expr::val(hash_key(secret)),
+                Expr::val(micros(now)),
+            ])
             .to_owned();
         tx.execute(&insert).await.map_err(|e| match e {
-            StoreError::Database(ref m) if m.contains("unique") || m.contains("UNIQUE") => StoreError::Conflict(format!("an api key named '{name}' already exists")),
+            StoreError::Database(ref m) if m.contains("unique") || m.contains("UNIQUE") => {
+                StoreError::Conflict(format!("an api key named '{name}' already exists"))
+            }
             other => other,
         })?;
         tx.commit().await

@@ -1,9 +1,9 @@
 //! The service catalogue as stored: each import is a new version holding the whole document, and the
 //! newest version is the one in force.
 
+use crate::StoreError;
 use crate::db::Db;
 use crate::rows::micros;
-use crate::StoreError;
 use jiff::Timestamp;
 use sea_query::{Expr, Order, Query};
 
@@ -16,7 +16,11 @@ impl Db {
     /// Stores `document` (catalogue TOML) as the catalogue in force.
     pub async fn save_catalogue(&self, document: &str, now: Timestamp) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let insert = Query::insert().into_table("catalogue_versions").columns(["loaded_at", "document"]).values_panic([Expr::val(micros(now)), Expr::val(document)]).to_owned();
+        let insert = Query::insert()
+            .into_table("catalogue_versions")
+            .columns(["loaded_at", "document"])
+            .values_panic([Expr::val(micros(now)), Expr::val(document)])
+            .to_owned();
         tx.execute(&insert).await?;
         tx.commit().await
     }

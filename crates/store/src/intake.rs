@@ -4,9 +4,9 @@
 //! hears back only after that commit. Ids come from blocks reserved in `id_blocks`, so several
 //! processes on one PostgreSQL never collide and the batch needs no round trip per report.
 
+use crate::StoreError;
 use crate::db::{Db, Tx, WriterConnection};
 use crate::rows::{EVENT_COLUMNS, REPORT_COLUMNS, event_values, micros, report_values};
-use crate::StoreError;
 use balagh_domain::event::Event;
 use balagh_domain::report::{NewReport, Report, ReportId};
 use balagh_domain::vocabulary::Status;
@@ -219,7 +219,13 @@ enum KeyCheck {
 }
 
 /// Stores a batch in one transaction and returns each record's outcome in order.
-async fn store_batch(db: &Db, connection: &mut WriterConnection, ids: &IdAllocator, records: &[&IntakeRecord], check: KeyCheck) -> Result<Vec<IntakeOutcome>, StoreError> {
+async fn store_batch(
+    db: &Db,
+    connection: &mut WriterConnection,
+    ids: &IdAllocator,
+    records: &[&IntakeRecord],
+    check: KeyCheck,
+) -> Result<Vec<IntakeOutcome>, StoreError> {
     let fresh_ids = ids.take(db, records.len()).await?;
     let mut tx = connection.begin().await?;
     let mut known: HashMap<String, (i64, String)> = HashMap::new();
@@ -283,7 +289,8 @@ async fn insert_reports(tx: &mut Tx<'_>, reports: &[(Report, &IntakeRecord)]) ->
             insert.values(report_values(report, 0)).map_err(bad)?;
             events.values(event_values(report.id, Status::New, &record.event)).map_err(bad)?;
             if let Some(key) = &record.idempotency {
-                keys.values([Expr::val(key.key.clone()), Expr::val(report.id.0), Expr::val(key.fingerprint.clone()), Expr::val(micros(record.created_at))]).map_err(bad)?;
+                keys.values([Expr::val(key.key.clone()), Expr::val(report.id.0), Expr::val(key.fingerprint.clone()), Expr::val(micros(record.created_at))])
+                    .map_err(bad)?;
                 any_key = true;
             }
         }

@@ -118,8 +118,13 @@ impl Store {
             // Two writer connections: one kept by the intake writer, one for every other change;
             // SQLite's write lock (taken by BEGIN IMMEDIATE, waited for with the busy timeout)
             // keeps them one at a time.
-            let writer = SqlitePoolOptions::new().max_connections(2).test_before_acquire(false).connect_with(base.clone().pragma("cache_size", "-32768")).await?;
-            let readers = SqlitePoolOptions::new().max_connections(options.max_connections.clamp(1, 8)).test_before_acquire(false).connect_with(base.read_only(true)).await?;
+            let writer =
+                SqlitePoolOptions::new().max_connections(2).test_before_acquire(false).connect_with(base.clone().pragma("cache_size", "-32768")).await?;
+            let readers = SqlitePoolOptions::new()
+                .max_connections(options.max_connections.clamp(1, 8))
+                .test_before_acquire(false)
+                .connect_with(base.read_only(true))
+                .await?;
             checkpoint_in_background(writer.clone());
             Db::Lite { writer, readers }
         } else {

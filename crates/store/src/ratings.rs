@@ -1,9 +1,9 @@
 //! Ratings as rows of their own, beside their timeline events, so that satisfaction can be measured
 //! with plain aggregate queries.
 
+use crate::StoreError;
 use crate::db::{Db, Tx};
 use crate::rows::{from_micros, micros};
-use crate::StoreError;
 use balagh_domain::rating::{ClosureRating, InteractionRating};
 use balagh_domain::report::ReportId;
 use balagh_domain::vocabulary::Channel;
@@ -33,7 +33,19 @@ pub(crate) async fn insert_ratings(tx: &mut Tx<'_>, id: ReportId, ratings: &[Rat
         let to_i64 = |v: Option<u8>| v.map(i64::from);
         let insert = Query::insert()
             .into_table("ratings")
-            .columns(["report_id", "kind", "agent_service", "answer_quality", "closure_quality", "closure_speed", "not_fixed", "comment", "agent", "channel", "at"])
+            .columns([
+                "report_id",
+                "kind",
+                "agent_service",
+                "answer_quality",
+                "closure_quality",
+                "closure_speed",
+                "not_fixed",
+                "comment",
+                "agent",
+                "channel",
+                "at",
+            ])
             .values_panic([
                 Expr::val(id.0),
                 Expr::val(kind),

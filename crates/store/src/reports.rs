@@ -2,9 +2,9 @@
 //! under optimistic concurrency (a `version` column) with their timeline events and ratings in the
 //! same transaction.
 
-use crate::db::{Db, Tx};
-use crate::rows::{EVENT_COLUMNS, EVENT_SELECT, EventRow, ReportRow, report_select_columns, StoredEvent, event_values, micros, mutable_values};
 use crate::StoreError;
+use crate::db::{Db, Tx};
+use crate::rows::{EVENT_COLUMNS, EVENT_SELECT, EventRow, ReportRow, StoredEvent, event_values, micros, mutable_values, report_select_columns};
 use balagh_domain::event::Event;
 use balagh_domain::geo::Coordinates;
 use balagh_domain::report::{Report, ReportId};
@@ -93,17 +93,12 @@ impl ReportFilter {
             {
                 cond = cond.add(Expr::col("cell").is_in(cells));
             }
-            cond = cond
-                .add(Expr::col("lat").between(bbox.min_lat, bbox.max_lat))
-                .add(Expr::col("lon").between(bbox.min_lon, bbox.max_lon));
+            cond = cond.add(Expr::col("lat").between(bbox.min_lat, bbox.max_lat)).add(Expr::col("lon").between(bbox.min_lon, bbox.max_lon));
         }
         if let Some(cursor) = self.after {
             let at = micros(cursor.created_at);
-            cond = cond.add(
-                Cond::any()
-                    .add(Expr::col("created_at").lt(at))
-                    .add(Cond::all().add(Expr::col("created_at").eq(at)).add(Expr::col("id").lt(cursor.id.0))),
-            );
+            cond = cond
+                .add(Cond::any().add(Expr::col("created_at").lt(at)).add(Cond::all().add(Expr::col("created_at").eq(at)).add(Expr::col("id").lt(cursor.id.0))));
         }
         cond
     }
@@ -129,7 +124,8 @@ impl Db {
 
     /// A report's timeline, oldest first; internal events only when `include_internal`.
     pub async fn events(&self, id: ReportId, include_internal: bool) -> Result<Vec<StoredEvent>, StoreError> {
-        let mut query = Query::select().columns(EVENT_SELECT).from("report_events").and_where(Expr::col("report_id").eq(id.0)).order_by("id", Order::Asc).to_owned();
+        let mut query =
+            Query::select().columns(EVENT_SELECT).from("report_events").and_where(Expr::col("report_id").eq(id.0)).order_by("id", Order::Asc).to_owned();
         if !include_internal {
             query.and_where(Expr::col("public").eq(true));
         }
@@ -171,12 +167,7 @@ impl Db {
     pub async fn change_report<E>(&self, id: ReportId, mut decide: impl FnMut(&Report) -> Result<ReportChange, E>) -> Result<Result<Report, E>, StoreError> {
         for _ in 0..CHANGE_ATTEMPTS {
             let mut tx = self.begin().await?;
-            let query = Query::select()
-                .columns(report_select_columns())
-                .from("reports")
-                .and_where(Expr::col("id").eq(id.0))
-                .lock(LockType::Update)
-                .to_owned();
+            let query = Query::select().columns(report_select_columns()).from("reports").and_where(Expr::col("id").eq(id.0)).lock(LockType::Update).to_owned();
             let Some(row) = tx.fetch_optional::<ReportRow, _>(&query).await? else {
                 return Err(StoreError::NotFound);
             };

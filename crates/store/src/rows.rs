@@ -26,10 +26,42 @@ fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
 
 /// The columns of `reports`, in the order of `report_values`.
 pub const REPORT_COLUMNS: [&str; 36] = [
-    "id", "kind", "service_code", "department", "team", "assignee", "description", "priority", "status", "lat", "lon", "cell", "address",
-    "address_id", "city", "district", "short_address", "reporter_name", "reporter_phone", "reporter_email", "language",
-    "preferred_channel", "device_id", "account_id", "channel", "media", "attributes", "status_note", "duplicate_of",
-    "n_follow_ups", "version", "created_at", "updated_at", "resolved_at", "closed_at", "expected_at",
+    "id",
+    "kind",
+    "service_code",
+    "department",
+    "team",
+    "assignee",
+    "description",
+    "priority",
+    "status",
+    "lat",
+    "lon",
+    "cell",
+    "address",
+    "address_id",
+    "city",
+    "district",
+    "short_address",
+    "reporter_name",
+    "reporter_phone",
+    "reporter_email",
+    "language",
+    "preferred_channel",
+    "device_id",
+    "account_id",
+    "channel",
+    "media",
+    "attributes",
+    "status_note",
+    "duplicate_of",
+    "n_follow_ups",
+    "version",
+    "created_at",
+    "updated_at",
+    "resolved_at",
+    "closed_at",
+    "expected_at",
 ];
 
 /// The columns read back into a `ReportRow`: all but the derived grid `cell`.
@@ -39,8 +71,19 @@ pub fn report_select_columns() -> impl Iterator<Item = &'static str> {
 
 /// The columns that a change to a report may rewrite.
 pub const MUTABLE_REPORT_COLUMNS: [&str; 13] = [
-    "department", "team", "assignee", "priority", "status", "status_note", "duplicate_of", "n_follow_ups", "updated_at", "resolved_at",
-    "closed_at", "expected_at", "description",
+    "department",
+    "team",
+    "assignee",
+    "priority",
+    "status",
+    "status_note",
+    "duplicate_of",
+    "n_follow_ups",
+    "updated_at",
+    "resolved_at",
+    "closed_at",
+    "expected_at",
+    "description",
 ];
 
 #[derive(sqlx::FromRow, Debug)]
@@ -114,7 +157,11 @@ impl ReportRow {
                 phone: self.reporter_phone.map(|p| PhoneNumber::parse("phone", &p)).transpose().map_err(|e| corrupt("phone", e))?,
                 email: self.reporter_email.map(|e| Email::parse("email", &e)).transpose().map_err(|e| corrupt("email", e))?,
                 language: Language::parse("language", &self.language).unwrap_or_default(),
-                preferred_channel: self.preferred_channel.map(|c| Channel::parse("preferred_channel", &c)).transpose().map_err(|e| corrupt("preferred_channel", e))?,
+                preferred_channel: self
+                    .preferred_channel
+                    .map(|c| Channel::parse("preferred_channel", &c))
+                    .transpose()
+                    .map_err(|e| corrupt("preferred_channel", e))?,
                 device_id: self.device_id,
                 account_id: self.account_id,
             },
@@ -264,7 +311,11 @@ impl EventRow {
             status: Status::parse("status", &self.status).map_err(|e| corrupt("event status", e))?,
             event: Event {
                 at: from_micros(self.at)?,
-                actor: Actor { role: Role::parse(&self.actor_role).ok_or_else(|| corrupt("actor role", &self.actor_role))?, id: self.actor_id, department: None },
+                actor: Actor {
+                    role: Role::parse(&self.actor_role).ok_or_else(|| corrupt("actor role", &self.actor_role))?,
+                    id: self.actor_id,
+                    department: None,
+                },
                 channel: Channel::parse("channel", &self.channel).map_err(|e| corrupt("event channel", e))?,
                 public: self.public,
                 kind,

@@ -2,8 +2,8 @@
 //! a Rust function returning sea-query statements, rendered for the backend at hand. Never edit a
 //! migration that has shipped: append a new one.
 
-use crate::db::{Backend, Db};
 use crate::StoreError;
+use crate::db::{Backend, Db};
 use sea_query::{ColumnDef, Expr, Index, IndexCreateStatement, PostgresQueryBuilder, Query, SqliteQueryBuilder, Table, TableCreateStatement};
 
 /// The first report id handed out, so that ticket numbers look like ticket numbers from day one.
@@ -158,20 +158,11 @@ fn initial() -> Vec<Statement> {
         .col(int("created_at"))
         .col(int_null("revoked_at"))
         .to_owned();
-    let id_blocks = Table::create()
-        .table("id_blocks")
-        .if_not_exists()
-        .col(ColumnDef::new("name").text().not_null().primary_key())
-        .col(int("next_id"))
-        .to_owned();
-    let catalogues = Table::create()
-        .table("catalogue_versions")
-        .if_not_exists()
-        .col(id_column("id"))
-        .col(int("loaded_at"))
-        .col(text("document"))
-        .to_owned();
-    let seed_ids = Query::insert().into_table("id_blocks").columns(["name", "next_id"]).values_panic([Expr::val("reports"), Expr::val(FIRST_REPORT_ID)]).to_owned();
+    let id_blocks =
+        Table::create().table("id_blocks").if_not_exists().col(ColumnDef::new("name").text().not_null().primary_key()).col(int("next_id")).to_owned();
+    let catalogues = Table::create().table("catalogue_versions").if_not_exists().col(id_column("id")).col(int("loaded_at")).col(text("document")).to_owned();
+    let seed_ids =
+        Query::insert().into_table("id_blocks").columns(["name", "next_id"]).values_panic([Expr::val("reports"), Expr::val(FIRST_REPORT_ID)]).to_owned();
     vec![
         Statement::Table(reports),
         Statement::Table(events),

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use balagh_app::{BoundingBox, Cursor, ReportFilter, StoredEvent};
+use balagh_domain::TicketNumber;
 use balagh_domain::catalogue::AttributeAnswer;
 use balagh_domain::error::{FieldError, ValidationErrors};
 use balagh_domain::event::{Actor, Role};
@@ -19,7 +20,6 @@ use balagh_domain::lifecycle::Command;
 use balagh_domain::rating::{ClosureRating, InteractionRating, Score};
 use balagh_domain::report::{Report, ReportDraft, ReportId};
 use balagh_domain::vocabulary::{Channel, ContactKind, Priority, Status};
-use balagh_domain::TicketNumber;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -276,14 +276,23 @@ fn sees_everything(caller: &Option<Actor>, report: &Report) -> bool {
 #[utoipa::path(post, path = "/api/v1/reports", tag = "reports", request_body = CreateReport,
     params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
     responses((status = 201, body = ReportView), (status = 200, description = "replay of an earlier request with the same key", body = ReportView), (status = 422, body = crate::error::ErrorBody), (status = 400, body = crate::error::ErrorBody)))]
-pub async fn create_report(State(state): State<AppState>, Caller(caller): Caller, headers: HeaderMap, ApiJson(body): ApiJson<CreateReport>) -> Result<Response, HttpError> {
+pub async fn create_report(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateReport>,
+) -> Result<Response, HttpError> {
     let channel = match body.channel.as_deref().filter(|c| !c.trim().is_empty()) {
         Some(text) => Channel::parse("channel", text).map_err(HttpError::field)?,
         None => Channel::Api,
     };
     let actor = caller.clone().unwrap_or_else(Actor::beneficiary);
     let key = match headers.get("idempotency-key") {
-        Some(value) => Some(value.to_str().map_err(|_| HttpError::field(FieldError::new("Idempotency-Key", "invalid_idempotency_key", "Idempotency-Key must be printable ASCII")))?),
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| HttpError::field(FieldError::new("Idempotency-Key", "invalid_idempotency_key", "Idempotency-Key must be printable ASCII")))?,
+        ),
         None => None,
     };
     let opened = state.app.open_report(&body.into_draft(), channel, &actor, key).await?;
@@ -336,7 +345,10 @@ fn list_of<T>(field: &str, text: Option<&str>, parse: impl Fn(&str, &str) -> Res
 
 fn instant(field: &str, text: Option<&str>, errors: &mut ValidationErrors) -> Option<Timestamp> {
     let text = text.map(str::trim).filter(|t| !t.is_empty())?;
-    errors.take(text.parse::<Timestamp>().map_err(|_| FieldError::new(field, "invalid_datetime", format!("{field} must be an RFC 3339 date-time with an offset, got '{text}'"))))
+    errors.take(
+        text.parse::<Timestamp>()
+            .map_err(|_| FieldError::new(field, "invalid_datetime", format!("{field} must be an RFC 3339 date-time with an offset, got '{text}'"))),
+    )
 }
 
 fn parse_cursor(text: &str) -> Result<Cursor, FieldError> {
@@ -387,7 +399,11 @@ impl ListParams {
 /// staff bound to a department see only that department's reports.
 #[utoipa::path(get, path = "/api/v1/reports", tag = "reports", params(ListParams),
     responses((status = 200, body = ReportPage), (status = 422, body = crate::error::ErrorBody)))]
-pub async fn list_reports(State(state): State<AppState>, Caller(caller): Caller, ApiQuery(params): ApiQuery<ListParams>) -> Result<Json<ReportPage>, HttpError> {
+pub async fn list_reports(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<ReportPage>, HttpError> {
     let filter = params.into_filter()?;
     let limit = filter.limit;
     let viewer = caller.clone().unwrap_or_else(Actor::beneficiary);
@@ -434,7 +450,9 @@ impl TransitionRequest {
             "reopen" => Command::Reopen { reason: text(self.reason) },
             "reject" => Command::Reject { reason: text(self.reason) },
             "mark_duplicate" => {
-                let original = self.original.as_deref().ok_or_else(|| HttpError::field(FieldError::new("original", "missing_original", "mark_duplicate needs the original report's ticket number")))?;
+                let original = self.original.as_deref().ok_or_else(|| {
+                    HttpError::field(FieldError::new("original", "missing_original", "mark_duplicate needs the original report's ticket number"))
+                })?;
                 Command::MarkDuplicate { original: TicketNumber::parse(original).map_err(|e| HttpError::field(e.field("original")))?.report_id() }
             }
             other => {
@@ -459,7 +477,12 @@ fn optional_channel(text: Option<&str>, default: Channel) -> Result<Channel, Htt
 #[utoipa::path(post, path = "/api/v1/reports/{ticket}/transitions", tag = "lifecycle", params(("ticket" = String, Path)), request_body = TransitionRequest,
     security(("api_key" = [])),
     responses((status = 200, body = ReportView), (status = 409, description = "illegal transition", body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn transition(State(state): State<AppState>, StaffCaller(actor): StaffCaller, Path(ticket): Path<String>, ApiJson(body): ApiJson<TransitionRequest>) -> Result<Json<ReportView>, HttpError> {
+pub async fn transition(
+    State(state): State<AppState>,
+    StaffCaller(actor): StaffCaller,
+    Path(ticket): Path<String>,
+    ApiJson(body): ApiJson<TransitionRequest>,
+) -> Result<Json<ReportView>, HttpError> {
     let ticket = parse_ticket(&ticket)?;
     let channel = optional_channel(body.channel.as_deref(), Channel::Api)?;
     let department = if body.action == "assign" && body.department.is_none() { Some(state.app.report(ticket).await?.assignment.department) } else { None };
@@ -479,7 +502,12 @@ pub struct CommentRequest {
 /// Comment on a report (staff key required).
 #[utoipa::path(post, path = "/api/v1/reports/{ticket}/comments", tag = "lifecycle", params(("ticket" = String, Path)), request_body = CommentRequest,
     security(("api_key" = [])), responses((status = 201, body = ReportView), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn comment(State(state): State<AppState>, StaffCaller(actor): StaffCaller, Path(ticket): Path<String>, ApiJson(body): ApiJson<CommentRequest>) -> Result<(StatusCode, Json<ReportView>), HttpError> {
+pub async fn comment(
+    State(state): State<AppState>,
+    StaffCaller(actor): StaffCaller,
+    Path(ticket): Path<String>,
+    ApiJson(body): ApiJson<CommentRequest>,
+) -> Result<(StatusCode, Json<ReportView>), HttpError> {
     let report = state.app.comment(parse_ticket(&ticket)?, &body.text, body.public, &actor, Channel::Api).await?;
     Ok((StatusCode::CREATED, Json(ReportView::new(&report, &state, true))))
 }
@@ -496,7 +524,11 @@ pub struct FollowUpRequest {
 /// File a follow-up on a report the beneficiary feels is being ignored.
 #[utoipa::path(post, path = "/api/v1/reports/{ticket}/follow-ups", tag = "beneficiary", params(("ticket" = String, Path)), request_body = FollowUpRequest,
     responses((status = 201, body = ReportView), (status = 403, description = "phone does not match", body = crate::error::ErrorBody), (status = 409, description = "report is closed", body = crate::error::ErrorBody)))]
-pub async fn follow_up(State(state): State<AppState>, Path(ticket): Path<String>, ApiJson(body): ApiJson<FollowUpRequest>) -> Result<(StatusCode, Json<ReportView>), HttpError> {
+pub async fn follow_up(
+    State(state): State<AppState>,
+    Path(ticket): Path<String>,
+    ApiJson(body): ApiJson<FollowUpRequest>,
+) -> Result<(StatusCode, Json<ReportView>), HttpError> {
     let channel = optional_channel(body.channel.as_deref(), Channel::Api)?;
     let report = state.app.follow_up(parse_ticket(&ticket)?, &body.phone, body.text.as_deref(), channel).await?;
     Ok((StatusCode::CREATED, Json(ReportView::new(&report, &state, false))))
@@ -517,7 +549,11 @@ pub struct InteractionRatingRequest {
 /// Rate a contact: the agent's service and the quality of the answer, 1 to 5 each.
 #[utoipa::path(post, path = "/api/v1/reports/{ticket}/ratings/interaction", tag = "beneficiary", params(("ticket" = String, Path)), request_body = InteractionRatingRequest,
     responses((status = 201, body = ReportView), (status = 422, body = crate::error::ErrorBody)))]
-pub async fn rate_interaction(State(state): State<AppState>, Path(ticket): Path<String>, ApiJson(body): ApiJson<InteractionRatingRequest>) -> Result<(StatusCode, Json<ReportView>), HttpError> {
+pub async fn rate_interaction(
+    State(state): State<AppState>,
+    Path(ticket): Path<String>,
+    ApiJson(body): ApiJson<InteractionRatingRequest>,
+) -> Result<(StatusCode, Json<ReportView>), HttpError> {
     let ticket = parse_ticket(&ticket)?;
     let mut errors = ValidationErrors::default();
     let agent_service = errors.take(Score::new("agent_service", body.agent_service));
@@ -548,7 +584,11 @@ pub struct ClosureRatingRequest {
 /// quality of 2 or less reopens it.
 #[utoipa::path(post, path = "/api/v1/reports/{ticket}/ratings/closure", tag = "beneficiary", params(("ticket" = String, Path)), request_body = ClosureRatingRequest,
     responses((status = 201, body = ReportView), (status = 409, description = "not resolved, or already rated", body = crate::error::ErrorBody)))]
-pub async fn rate_closure(State(state): State<AppState>, Path(ticket): Path<String>, ApiJson(body): ApiJson<ClosureRatingRequest>) -> Result<(StatusCode, Json<ReportView>), HttpError> {
+pub async fn rate_closure(
+    State(state): State<AppState>,
+    Path(ticket): Path<String>,
+    ApiJson(body): ApiJson<ClosureRatingRequest>,
+) -> Result<(StatusCode, Json<ReportView>), HttpError> {
     let ticket = parse_ticket(&ticket)?;
     let mut errors = ValidationErrors::default();
     let quality = errors.take(Score::new("quality", body.quality));

@@ -21,7 +21,11 @@ pub async fn healthz() -> &'static str {
 /// The database answers and its schema is current; 503 otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    if state.app.is_ready().await { (StatusCode::OK, "ready\n").into_response() } else { (StatusCode::SERVICE_UNAVAILABLE, "database unreachable or migrations pending\n").into_response() }
+    if state.app.is_ready().await {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable or migrations pending\n").into_response()
+    }
 }
 
 /// Prometheus text exposition of every metric Balagh records.

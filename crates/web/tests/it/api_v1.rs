@@ -106,7 +106,8 @@ async fn staff_move_a_report_through_its_whole_lifecycle_and_the_timeline_record
     let kinds: Vec<&str> = public.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["created", "status_changed", "status_changed", "status_changed", "status_changed", "status_changed", "status_changed"]);
     assert!(public.as_array().unwrap().iter().all(|e| e.get("actor_id").is_none()));
-    let internal: Value = app.client.get(app.url(&format!("/api/v1/reports/{ticket}/timeline"))).bearer_auth(&staff).send().await.unwrap().json().await.unwrap();
+    let internal: Value =
+        app.client.get(app.url(&format!("/api/v1/reports/{ticket}/timeline"))).bearer_auth(&staff).send().await.unwrap().json().await.unwrap();
     assert!(internal.as_array().unwrap().iter().any(|e| e["kind"] == "assigned"), "staff see internal events");
 }
 
@@ -227,9 +228,16 @@ async fn an_interaction_rating_is_kept_private() {
     let path = format!("/api/v1/reports/{ticket}/ratings/interaction");
     let bad = app.client.post(app.url(&path)).json(&json!({"phone": "0512345678", "agent_service": 0, "answer_quality": 6})).send().await.unwrap();
     assert_eq!(bad.status(), 422);
-    let fields: Vec<String> = bad.json::<Value>().await.unwrap()["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_owned()).collect();
+    let fields: Vec<String> =
+        bad.json::<Value>().await.unwrap()["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_owned()).collect();
     assert_eq!(fields, ["agent_service", "answer_quality"]);
-    let ok = app.client.post(app.url(&path)).json(&json!({"phone": "0512345678", "agent_service": 5, "answer_quality": 4, "agent": "agent-3"})).send().await.unwrap();
+    let ok = app
+        .client
+        .post(app.url(&path))
+        .json(&json!({"phone": "0512345678", "agent_service": 5, "answer_quality": 4, "agent": "agent-3"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 201);
     let public: Value = app.get(&format!("/api/v1/reports/{ticket}/timeline")).await.json().await.unwrap();
     assert!(public.as_array().unwrap().iter().all(|e| e["kind"] != "interaction_rated"));
@@ -276,12 +284,14 @@ async fn lists_filter_and_page_with_a_cursor() {
 #[tokio::test]
 async fn an_inquiry_is_answered_at_first_contact_by_an_agent() {
     let app = spawn_app().await;
-    let response = app.post_report(&json!({"service_code": "general-inquiry", "description": "متى يفتح منتزه الشاطئ؟", "phone": "0551234567", "channel": "phone"})).await;
+    let response =
+        app.post_report(&json!({"service_code": "general-inquiry", "description": "متى يفتح منتزه الشاطئ؟", "phone": "0551234567", "channel": "phone"})).await;
     assert_eq!(response.status(), 201);
     let view: Value = response.json().await.unwrap();
     assert_eq!(view["kind"], "inquiry");
     let agent = app.api_key(Role::Agent, None).await;
-    let answered = act(&app, &agent, view["ticket"].as_str().unwrap(), json!({"action": "resolve", "resolution": "يفتح من الرابعة عصراً", "channel": "phone"})).await;
+    let answered =
+        act(&app, &agent, view["ticket"].as_str().unwrap(), json!({"action": "resolve", "resolution": "يفتح من الرابعة عصراً", "channel": "phone"})).await;
     assert_eq!(answered.status(), 200);
     assert_eq!(answered.json::<Value>().await.unwrap()["status"], "resolved");
 }
