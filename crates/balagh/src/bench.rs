@@ -9,6 +9,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::eastern_province::{self, City};
 use anyhow::Context as _;
 use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
@@ -478,41 +479,8 @@ const SERVICES: [ServiceText; 12] = [
     },
 ];
 
-/// A district name in both languages.
-type District = (&'static str, &'static str);
-
-/// A city's bounding box and some of its districts, so coordinates and text agree.
-struct City {
-    lat: (f64, f64),
-    long: (f64, f64),
-    districts: &'static [District],
-}
-
-const CITIES: [City; 2] = [
-    City {
-        lat: (26.36, 26.47),
-        long: (50.00, 50.15),
-        districts: &[
-            ("الفيصلية", "Al Faisaliyah"),
-            ("الشاطئ", "Al Shati"),
-            ("المريكبات", "Al Muraikabat"),
-            ("الجلوية", "Al Jalawiyah"),
-            ("الزهور", "Al Zuhur"),
-            ("النزهة", "Al Nuzha"),
-        ],
-    },
-    City {
-        lat: (26.20, 26.32),
-        long: (50.17, 50.22),
-        districts: &[
-            ("العقربية", "Al Aqrabiyah"),
-            ("الخبر الشمالية", "North Khobar"),
-            ("الثقبة", "Al Thuqbah"),
-            ("اليرموك", "Al Yarmouk"),
-            ("الراكة", "Al Rakah"),
-        ],
-    },
-];
+/// Dammam and Al Khobar, where the load generator places its reports.
+const CITIES: &[City] = eastern_province::CITIES.split_at(2).0;
 
 /// Where on the street the problem is, in both languages.
 const LANDMARKS: [(&str, &str); 6] = [
@@ -550,7 +518,7 @@ impl ReportSample {
         ReportSample {
             service_code: service.code,
             lat: round_to_micro_degrees(rng.random_range(city.lat.0..city.lat.1)),
-            long: round_to_micro_degrees(rng.random_range(city.long.0..city.long.1)),
+            long: round_to_micro_degrees(rng.random_range(city.lon.0..city.lon.1)),
             description,
             phone: random_saudi_mobile(rng),
             language,
@@ -855,9 +823,9 @@ mod tests {
         for _ in 0..1000 {
             let report = ReportSample::random(&mut rng);
             assert!(SERVICES.iter().any(|s| s.code == report.service_code));
-            let in_dammam = (26.36..=26.47).contains(&report.lat) && (50.00..=50.15).contains(&report.long);
-            let in_khobar = (26.20..=26.32).contains(&report.lat) && (50.17..=50.22).contains(&report.long);
-            assert!(in_dammam || in_khobar, "{} {}", report.lat, report.long);
+            let inside = CITIES.iter().any(|city| (city.lat.0..=city.lat.1).contains(&report.lat) && (city.lon.0..=city.lon.1).contains(&report.long));
+            assert!(inside, "{} {}", report.lat, report.long);
+            assert_eq!(CITIES.iter().map(|c| c.slug).collect::<Vec<_>>(), ["dammam", "khobar"]);
             assert!(!report.description.is_empty());
         }
     }

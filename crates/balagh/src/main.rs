@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod eastern_province;
 mod settings;
 
 use anyhow::Context;

@@ -117,7 +117,7 @@ impl Db {
             .order_by("created_at", Order::Desc)
             .order_by("id", Order::Desc)
             .limit(filter.limit)
-            .offset(filter.offset)
+            .offset(Ord::min(filter.offset, i64::MAX as u64))
             .to_owned();
         rows_to_reports(self.fetch_all::<ReportRow, _>(&query).await?)
     }
