@@ -162,7 +162,9 @@ pub struct ReportView {
     pub kind: ContactKind,
     pub service_code: String,
     pub service_name: Option<String>,
-    pub description: String,
+    /// Shown to the public for reports (problems in public places); for complaints, inquiries and
+    /// suggestions, which may be about people, only to staff, as in Open311 output.
+    pub description: Option<String>,
     #[schema(value_type = String)]
     pub priority: Priority,
     #[schema(value_type = String)]
@@ -177,8 +179,10 @@ pub struct ReportView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assignee: Option<String>,
     pub media_urls: Vec<String>,
+    /// Answers to the service's questions (names of establishments, plates, employees): staff only.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]
-    pub attributes: BTreeMap<String, AttributeAnswer>,
+    pub attributes: Option<BTreeMap<String, AttributeAnswer>>,
     pub status_note: Option<String>,
     pub duplicate_of: Option<String>,
     pub n_follow_ups: u32,
@@ -222,7 +226,7 @@ impl ReportView {
             kind: report.kind,
             service_code: report.service_code.clone(),
             service_name,
-            description: report.description.as_str().to_owned(),
+            description: (staff || report.kind == ContactKind::Report).then(|| report.description.as_str().to_owned()),
             priority: report.priority,
             status: report.status,
             open311_status: report.status.open311().as_str().to_owned(),
@@ -240,7 +244,7 @@ impl ReportView {
             team: report.assignment.team.clone(),
             assignee: if staff { report.assignment.user.clone() } else { None },
             media_urls: report.media.clone(),
-            attributes: report.attributes.clone(),
+            attributes: staff.then(|| report.attributes.clone()),
             status_note: report.status_note.clone(),
             duplicate_of: report.duplicate_of.map(|d| d.ticket().to_string()),
             n_follow_ups: report.n_follow_ups,

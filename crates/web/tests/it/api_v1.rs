@@ -29,6 +29,7 @@ async fn opening_a_report_returns_its_ticket_and_stores_it_durably() {
     assert_eq!(body["department"], "cleanliness");
     assert_eq!(body["channel"], "app");
     assert!(body.get("contact").is_none(), "the public never sees contact details");
+    assert!(body.get("attributes").is_none(), "nor the answers to the service's questions");
 
     let read: Value = app.get(&location).await.json().await.unwrap();
     assert_eq!(read["ticket"], ticket);
@@ -289,6 +290,7 @@ async fn an_inquiry_is_answered_at_first_contact_by_an_agent() {
     assert_eq!(response.status(), 201);
     let view: Value = response.json().await.unwrap();
     assert_eq!(view["kind"], "inquiry");
+    assert!(view["description"].is_null(), "an inquiry's text is not public");
     let agent = app.api_key(Role::Agent, None).await;
     let answered =
         act(&app, &agent, view["ticket"].as_str().unwrap(), json!({"action": "resolve", "resolution": "يفتح من الرابعة عصراً", "channel": "phone"})).await;
