@@ -31,8 +31,14 @@ pub struct TestApp {
 
 /// Where the test's database lives, removed when the test ends.
 enum TestDatabase {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    /// Held only so the directory lives as long as the test.
+    Sqlite {
+        _directory: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 /// Starts a server with default settings.
@@ -89,7 +95,7 @@ async fn fresh_database() -> (String, TestDatabase) {
         None => {
             let dir = tempfile::Builder::new().prefix("balagh-test").tempdir().expect("temporary directory");
             let url = format!("sqlite://{}", dir.path().join("balagh.db").display());
-            (url, TestDatabase::Sqlite(dir))
+            (url, TestDatabase::Sqlite { _directory: dir })
         }
     }
 }
