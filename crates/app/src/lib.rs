@@ -6,11 +6,13 @@ pub mod clock;
 pub mod error;
 pub mod keys;
 pub mod reports;
+pub mod sla;
 
 pub use balagh_store::{BoundingBox, Cursor, ReportFilter, StoreError, StoredEvent};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::AppError;
 pub use reports::{Opened, ReportQuery};
+pub use sla::SlaSettings;
 
 use balagh_domain::Catalogue;
 use balagh_store::Store;
@@ -21,12 +23,18 @@ use std::sync::Arc;
 pub struct App {
     pub store: Store,
     catalogue: Arc<Catalogue>,
+    sla: Arc<SlaSettings>,
     clock: Arc<dyn Clock>,
 }
 
 impl App {
-    pub fn new(store: Store, catalogue: Catalogue, clock: Arc<dyn Clock>) -> Self {
-        Self { store, catalogue: Arc::new(catalogue), clock }
+    pub fn new(store: Store, catalogue: Catalogue, sla: SlaSettings, clock: Arc<dyn Clock>) -> Self {
+        Self { store, catalogue: Arc::new(catalogue), sla: Arc::new(sla), clock }
+    }
+
+    /// The SLA calendars and policies in force.
+    pub fn sla(&self) -> &SlaSettings {
+        &self.sla
     }
 
     pub fn catalogue(&self) -> &Catalogue {

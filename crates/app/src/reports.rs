@@ -6,6 +6,7 @@ use balagh_domain::event::{Actor, Event, EventKind, Role};
 use balagh_domain::lifecycle::{self, Command};
 use balagh_domain::rating::{ClosureRating, InteractionRating};
 use balagh_domain::report::{Description, NewReport, Report, ReportDraft, ReportId};
+use balagh_domain::sla::StatusChange;
 use balagh_domain::vocabulary::{Channel, Status};
 use balagh_domain::{PhoneNumber, TicketNumber};
 use balagh_store::{IdempotencyKey, IntakeOutcome, IntakeRecord, Rating, RatingRecord, ReportChange, ReportFilter, StoredEvent};
@@ -58,7 +59,8 @@ impl App {
             note: None,
         };
         let (kind, channel_name) = (report.kind.as_str(), channel.as_str());
-        let record = IntakeRecord { report, created_at: now, expected_at: None, event, idempotency };
+        let expected_at = Some(self.sla().expected_resolution(&report.department, &report.service_code, report.priority, now));
+        let record = IntakeRecord { report, created_at: now, expected_at, event, idempotency };
         match self.store.intake.submit(record).await? {
             IntakeOutcome::Created(report) => {
                 metrics::counter!("balagh_reports_created_total", "channel" => channel_name, "kind" => kind).increment(1);
@@ -100,12 +102,14 @@ impl App {
             return Err(FieldError::new("department", "unknown_department", format!("department '{department}' is not in the catalogue")).into());
         }
         let now = self.now();
+        let history = self.status_history(ticket).await?;
         let outcome = self
             .store
             .db
             .change_report(ticket.report_id(), |report| {
                 let transition = lifecycle::apply(report, command.clone(), actor, channel, now)?;
-                Ok::<_, AppError>(ReportChange { report: transition.applied_to(report), events: transition.events, ratings: vec![] })
+                let next = self.with_expected_resolution(transition.applied_to(report), &history, &transition.events, now);
+                Ok::<_, AppError>(ReportChange { report: next, events: transition.events, ratings: vec![] })
             })
             .await
             .map_err(|e| not_found_as_ticket(e, ticket))?;
@@ -202,6 +206,7 @@ impl App {
             Description::parse("comment", comment)?;
         }
         let last_rated = self.store.db.last_closure_rating_at(ticket.report_id()).await?;
+        let history = self.status_history(ticket).await?;
         let now = self.now();
         let beneficiary = Actor::beneficiary();
         self.change(ticket, |report| {
@@ -240,7 +245,7 @@ impl App {
             let mut next = report.clone();
             if let Some(command) = follow_on {
                 let transition = lifecycle::apply(report, command, &beneficiary, channel, now)?;
-                next = transition.applied_to(report);
+                next = self.with_expected_resolution(transition.applied_to(report), &history, &transition.events, now);
                 events.extend(transition.events);
             }
             let record = RatingRecord { rating: Rating::Closure(rating.clone()), channel, at: now };
@@ -264,6 +269,22 @@ impl App {
     /// (creation, follow-ups) are not updates.
     pub async fn public_updates(&self, from: Timestamp, to: Timestamp, limit: u64) -> Result<Vec<StoredEvent>, AppError> {
         Ok(self.store.db.public_events_between(from, to, &["status_changed", "commented"], limit).await?)
+    }
+
+    /// The report's status changes so far, oldest first (empty for an unknown report, which the
+    /// change that follows reports as not found).
+    async fn status_history(&self, ticket: TicketNumber) -> Result<Vec<StatusChange>, AppError> {
+        let events = self.store.db.events(ticket.report_id(), true).await?;
+        Ok(crate::sla::status_history(events.iter().map(|stored| &stored.event)))
+    }
+
+    /// `report` with its expected resolution moved by the status changes in `new_events`: pauses
+    /// push it later and a reopening restarts the clock.
+    fn with_expected_resolution(&self, mut report: Report, history: &[StatusChange], new_events: &[Event], now: Timestamp) -> Report {
+        let mut changes = history.to_vec();
+        changes.extend(crate::sla::status_history(new_events));
+        report.expected_at = Some(self.sla().state(&report, &changes, now).resolution.due_at);
+        report
     }
 
     async fn change(&self, ticket: TicketNumber, decide: impl FnMut(&Report) -> Result<ReportChange, AppError>) -> Result<Report, AppError> {

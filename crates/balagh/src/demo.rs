@@ -10,6 +10,7 @@
 
 use crate::eastern_province::{CITIES, City};
 use anyhow::Context as _;
+use balagh_app::SlaSettings;
 use balagh_domain::catalogue::{Attribute, Datatype};
 use balagh_domain::event::{Actor, Event, EventKind, Role};
 use balagh_domain::lifecycle::{self, Command, Transition};
@@ -65,9 +66,10 @@ const HOUR: f64 = 3600.0;
 const AUTO_CLOSE_HOURS: f64 = 72.0;
 
 /// Fills `store` with `options.reports` contacts created during the year before `now`.
-pub async fn run(store: &Store, catalogue: &Catalogue, now: Timestamp, options: &DemoOptions) -> anyhow::Result<DemoSummary> {
+pub async fn run(store: &Store, catalogue: &Catalogue, sla: &SlaSettings, now: Timestamp, options: &DemoOptions) -> anyhow::Result<DemoSummary> {
+    let sla = Arc::new(sla.clone());
     let started = Instant::now();
-    anyhow::ensure!(Plan::new(catalogue, now).is_some(), "the catalogue has no services to create demo reports for");
+    anyhow::ensure!(Plan::new(catalogue, &sla, now).is_some(), "the catalogue has no services to create demo reports for");
     let catalogue = Arc::new(catalogue.clone());
     let progress = if options.show_progress { ProgressBar::new(options.reports) } else { ProgressBar::hidden() };
     progress.enable_steady_tick(std::time::Duration::from_millis(250));
@@ -83,10 +85,10 @@ pub async fn run(store: &Store, catalogue: &Catalogue, now: Timestamp, options: 
     // While one chunk is being inserted the next is generated on a blocking thread. The random
     // generator travels with the work and comes back with the chunk, so the data is the same as
     // a sequential run would make.
-    let mut generating = start_chunk(store, &catalogue, rng, &mut chunks, now).await?;
+    let mut generating = start_chunk(store, &catalogue, &sla, rng, &mut chunks, now).await?;
     while let Some(handle) = generating {
         let (rng, seeds) = handle.await.context("generating demo reports")?;
-        generating = start_chunk(store, &catalogue, rng, &mut chunks, now).await?;
+        generating = start_chunk(store, &catalogue, &sla, rng, &mut chunks, now).await?;
         store.db.insert_seed_reports(&seeds).await.context("storing demo reports")?;
         for seed in &seeds {
             *by_kind.entry(seed.report.kind.as_str()).or_default() += 1;
@@ -109,7 +111,14 @@ struct Chunks {
 }
 
 /// Reserves ids for the next chunk and starts generating it; `None` when nothing remains.
-async fn start_chunk(store: &Store, catalogue: &Arc<Catalogue>, mut rng: SmallRng, chunks: &mut Chunks, now: Timestamp) -> anyhow::Result<Option<Generating>> {
+async fn start_chunk(
+    store: &Store,
+    catalogue: &Arc<Catalogue>,
+    sla: &Arc<SlaSettings>,
+    mut rng: SmallRng,
+    chunks: &mut Chunks,
+    now: Timestamp,
+) -> anyhow::Result<Option<Generating>> {
     if chunks.planned >= chunks.total {
         return Ok(None);
     }
@@ -117,9 +126,9 @@ async fn start_chunk(store: &Store, catalogue: &Arc<Catalogue>, mut rng: SmallRn
     let share = chunks.planned as f64 / chunks.total as f64..(chunks.planned + size) as f64 / chunks.total as f64;
     chunks.planned += size;
     let ids = store.db.reserve_report_ids(size as usize).await.context("reserving demo report ids")?;
-    let catalogue = catalogue.clone();
+    let (catalogue, sla) = (catalogue.clone(), sla.clone());
     Ok(Some(tokio::task::spawn_blocking(move || {
-        let seeds = generate_chunk(&mut rng, &catalogue, &ids, now, share);
+        let seeds = generate_chunk(&mut rng, &catalogue, &sla, &ids, now, share);
         (rng, seeds)
     })))
 }
@@ -128,8 +137,8 @@ async fn start_chunk(store: &Store, catalogue: &Arc<Catalogue>, mut rng: SmallRn
 /// the year before `now`: `0.0..1.0` is the whole year, and consecutive shares follow each other
 /// in time, weighted by how busy each hour is. Creation times rise with the ids, as they do when
 /// the application assigns them. Pure: the same generator state gives the same chunk.
-pub fn generate_chunk(rng: &mut SmallRng, catalogue: &Catalogue, ids: &[i64], now: Timestamp, share: Range<f64>) -> Vec<SeedReport> {
-    let Some(plan) = Plan::new(catalogue, now) else { return Vec::new() };
+pub fn generate_chunk(rng: &mut SmallRng, catalogue: &Catalogue, sla: &SlaSettings, ids: &[i64], now: Timestamp, share: Range<f64>) -> Vec<SeedReport> {
+    let Some(plan) = Plan::new(catalogue, sla, now) else { return Vec::new() };
     let mut points: Vec<f64> = ids.iter().map(|_| if share.start < share.end { rng.random_range(share.clone()) } else { share.start }).collect();
     points.sort_by(f64::total_cmp);
     let mut seeds = Vec::with_capacity(ids.len());
@@ -146,6 +155,8 @@ pub fn generate_chunk(rng: &mut SmallRng, catalogue: &Catalogue, ids: &[i64], no
 /// The catalogue and the tables, prepared for drawing from.
 struct Plan<'c> {
     catalogue: &'c Catalogue,
+    /// Expected resolution times come from the same SLA policies the application uses.
+    sla: &'c SlaSettings,
     services: Vec<&'c Service>,
     service_weights: Option<WeightedIndex<f64>>,
     inquiry: Option<&'c Service>,
@@ -159,7 +170,7 @@ struct Plan<'c> {
 
 impl<'c> Plan<'c> {
     /// `None` when the catalogue offers nothing to report about.
-    fn new(catalogue: &'c Catalogue, now: Timestamp) -> Option<Plan<'c>> {
+    fn new(catalogue: &'c Catalogue, sla: &'c SlaSettings, now: Timestamp) -> Option<Plan<'c>> {
         let inquiry = catalogue.service(INQUIRY_SERVICE).or_else(|| catalogue.services.iter().find(|s| s.kind == ContactKind::Inquiry));
         let services: Vec<&Service> = catalogue.services.iter().filter(|s| s.kind != ContactKind::Inquiry).collect();
         if services.is_empty() && inquiry.is_none() {
@@ -184,6 +195,7 @@ impl<'c> Plan<'c> {
         }
         Some(Plan {
             catalogue,
+            sla,
             scores: Scores::new()?,
             service_weights: WeightedIndex::new(&weights).ok(),
             services,
@@ -220,7 +232,7 @@ impl<'c> Plan<'c> {
                 return None;
             }
         };
-        let expected_at = created_at + SignedDuration::from_hours(expected_hours(new_report.priority, is_inquiry));
+        let expected_at = self.sla.expected_resolution(&new_report.department, &new_report.service_code, new_report.priority, created_at);
         let report = new_report.into_report(id, created_at, Some(expected_at));
 
         let agent = Actor::new(Role::Agent, format!("agent-{:03}", rng.random_range(1..=80)));
@@ -761,20 +773,6 @@ fn speed(priority: Priority) -> f64 {
     }
 }
 
-/// When a contact is expected to be resolved, in hours after it was created.
-fn expected_hours(priority: Priority, inquiry: bool) -> i64 {
-    if inquiry {
-        return 48;
-    }
-    match priority {
-        Priority::Emergency => 6,
-        Priority::Urgent => 24,
-        Priority::High => 72,
-        Priority::Normal => 7 * 24,
-        Priority::Low => 14 * 24,
-    }
-}
-
 /// The scores 1 to 5, made once (`Score` has only a checking constructor).
 #[derive(Debug, Clone, Copy)]
 struct Scores([Score; 5]);
@@ -1092,6 +1090,10 @@ mod tests {
 
     const CATALOGUE: &str = include_str!("../../../catalogue/eastern-province.toml");
 
+    fn sla() -> SlaSettings {
+        SlaSettings::eastern_province().unwrap()
+    }
+
     fn catalogue() -> Catalogue {
         Catalogue::from_toml(CATALOGUE).unwrap()
     }
@@ -1102,7 +1104,7 @@ mod tests {
 
     fn generate(seed: u64, n: i64) -> Vec<SeedReport> {
         let ids: Vec<i64> = (1_000_000..1_000_000 + n).collect();
-        generate_chunk(&mut SmallRng::seed_from_u64(seed), &catalogue(), &ids, now(), 0.0..1.0)
+        generate_chunk(&mut SmallRng::seed_from_u64(seed), &catalogue(), &sla(), &ids, now(), 0.0..1.0)
     }
 
     #[test]
@@ -1245,8 +1247,8 @@ mod tests {
     fn creation_times_rise_with_the_ids_and_chunks_follow_each_other() {
         let catalogue = catalogue();
         let mut rng = SmallRng::seed_from_u64(2);
-        let first = generate_chunk(&mut rng, &catalogue, &(1..=500).collect::<Vec<_>>(), now(), 0.0..0.5);
-        let second = generate_chunk(&mut rng, &catalogue, &(501..=1000).collect::<Vec<_>>(), now(), 0.5..1.0);
+        let first = generate_chunk(&mut rng, &catalogue, &sla(), &(1..=500).collect::<Vec<_>>(), now(), 0.0..0.5);
+        let second = generate_chunk(&mut rng, &catalogue, &sla(), &(501..=1000).collect::<Vec<_>>(), now(), 0.5..1.0);
         let times: Vec<Timestamp> = first.iter().chain(&second).map(|s| s.report.created_at).collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
         assert!(first[0].report.created_at < now() - SignedDuration::from_hours(358 * 24), "{}", first[0].report.created_at);
@@ -1267,7 +1269,7 @@ mod tests {
         store.migrate(now()).await.unwrap();
         let options = DemoOptions { reports: 12_345, seed: Some(1), show_progress: false };
         let started = Instant::now();
-        let summary = run(&store, &catalogue(), now(), &options).await.unwrap();
+        let summary = run(&store, &catalogue(), &sla(), now(), &options).await.unwrap();
         eprintln!("stored {} reports in {:.2}s", summary.reports, started.elapsed().as_secs_f64());
         assert_eq!(summary.reports, 12_345);
         assert_eq!(summary.by_kind.values().sum::<u64>(), 12_345);
@@ -1276,7 +1278,7 @@ mod tests {
         // A fresh database hands out ids from its first one, so the first chunk is reproducible.
         let first = balagh_store::schema::FIRST_REPORT_ID;
         let ids: Vec<i64> = (first..first + CHUNK as i64).collect();
-        let expected = generate_chunk(&mut SmallRng::seed_from_u64(1), &catalogue(), &ids, now(), 0.0..CHUNK as f64 / 12_345.0);
+        let expected = generate_chunk(&mut SmallRng::seed_from_u64(1), &catalogue(), &sla(), &ids, now(), 0.0..CHUNK as f64 / 12_345.0);
         for seed in expected.iter().step_by(97) {
             let stored = store.db.report(seed.report.id).await.unwrap().unwrap();
             assert_eq!(stored, seed.report);

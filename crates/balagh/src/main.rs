@@ -179,7 +179,8 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 async fn open_app(settings: &Settings) -> anyhow::Result<App> {
     let store = open_store(settings).await?;
     let catalogue = balagh_app::load_catalogue(&store, DEFAULT_CATALOGUE, jiff::Timestamp::now()).await.context("cannot load the catalogue")?;
-    Ok(App::new(store, catalogue, Arc::new(SystemClock)))
+    let sla = balagh_app::SlaSettings::eastern_province().context("the shipped SLA calendars and policies are invalid")?;
+    Ok(App::new(store, catalogue, sla, Arc::new(SystemClock)))
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
@@ -213,7 +214,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Demo { reports, seed, store } => {
             let app = open_app(&apply_store_flags(settings, &store)).await?;
             let options = demo::DemoOptions { reports, seed, show_progress: true };
-            let summary = demo::run(&app.store, app.catalogue(), jiff::Timestamp::now(), &options).await?;
+            let summary = demo::run(&app.store, app.catalogue(), app.sla(), jiff::Timestamp::now(), &options).await?;
             println!("created {} demo reports in {:.1} s ({:.0}/s)", summary.reports, summary.seconds, summary.reports as f64 / summary.seconds.max(1e-9));
             for (kind, count) in &summary.by_kind {
                 println!("  {kind}: {count}");

@@ -2,6 +2,7 @@
 //! and how beneficiaries rate and follow up. Pure: no IO, no async, never reads the clock (`now` is
 //! always a parameter), so every rule here is testable with plain values.
 
+pub mod calendar;
 pub mod catalogue;
 pub mod contact;
 pub mod digits;
@@ -11,6 +12,7 @@ pub mod geo;
 pub mod lifecycle;
 pub mod rating;
 pub mod report;
+pub mod sla;
 pub mod ticket;
 pub mod vocabulary;
 

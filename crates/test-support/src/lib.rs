@@ -53,7 +53,8 @@ pub async fn spawn_app_with(mut config: WebConfig) -> TestApp {
     let clock = Arc::new(ManualClock::new(start_instant()));
     store.migrate(start_instant()).await.expect("migrate test database");
     let catalogue = balagh_app::load_catalogue(&store, CATALOGUE, start_instant()).await.expect("load catalogue");
-    let app = App::new(store, catalogue, clock.clone());
+    let sla = balagh_app::SlaSettings::eastern_province().expect("shipped SLA settings");
+    let app = App::new(store, catalogue, sla, clock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
     config.public_base_url = address.clone();

@@ -193,6 +193,48 @@ pub struct ReportView {
     pub expected_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contact: Option<ContactView>,
+    /// The SLA clocks; on single-report reads only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sla: Option<SlaView>,
+}
+
+/// Both SLA clocks of a report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlaView {
+    pub first_response: ClockView,
+    pub resolution: ClockView,
+}
+
+/// One SLA clock.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClockView {
+    /// running, paused, met or breached
+    pub state: &'static str,
+    pub due_at: String,
+    /// Counted minutes left (negative once breached); business minutes for business-hours targets.
+    pub remaining_minutes: i64,
+    pub percent_used: i64,
+    /// When the clock stopped in time.
+    pub met_at: Option<String>,
+}
+
+impl ClockView {
+    fn new(clock: &balagh_domain::sla::ClockState) -> Self {
+        use balagh_domain::sla::ClockOutcome;
+        let (state, met_at) = match clock.outcome {
+            ClockOutcome::Running => ("running", None),
+            ClockOutcome::Paused => ("paused", None),
+            ClockOutcome::Met { at } => ("met", Some(rfc3339(at))),
+            ClockOutcome::Breached => ("breached", None),
+        };
+        ClockView { state, due_at: rfc3339(clock.due_at), remaining_minutes: clock.remaining_minutes, percent_used: clock.percent_used, met_at }
+    }
+}
+
+impl From<&balagh_domain::sla::SlaState> for SlaView {
+    fn from(state: &balagh_domain::sla::SlaState) -> Self {
+        SlaView { first_response: ClockView::new(&state.first_response), resolution: ClockView::new(&state.resolution) }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -260,6 +302,7 @@ impl ReportView {
                 language: report.contact.language.as_str().to_owned(),
                 preferred_channel: report.contact.preferred_channel,
             }),
+            sla: None,
         }
     }
 }
@@ -311,7 +354,10 @@ pub async fn create_report(
     responses((status = 200, body = ReportView), (status = 404, body = crate::error::ErrorBody), (status = 422, description = "bad ticket number", body = crate::error::ErrorBody)))]
 pub async fn get_report(State(state): State<AppState>, Caller(caller): Caller, Path(ticket): Path<String>) -> Result<Json<ReportView>, HttpError> {
     let report = state.app.report(parse_ticket(&ticket)?).await?;
-    Ok(Json(ReportView::new(&report, &state, sees_everything(&caller, &report))))
+    let sla = state.app.sla_state(&report).await?;
+    let mut view = ReportView::new(&report, &state, sees_everything(&caller, &report));
+    view.sla = Some(SlaView::from(&sla));
+    Ok(Json(view))
 }
 
 /// List filters. Lists are comma-separated; times are RFC 3339.

@@ -297,3 +297,56 @@ async fn an_inquiry_is_answered_at_first_contact_by_an_agent() {
     assert_eq!(answered.status(), 200);
     assert_eq!(answered.json::<Value>().await.unwrap()["status"], "resolved");
 }
+
+#[tokio::test]
+async fn an_emergency_is_due_on_the_wall_clock_and_the_sla_is_shown_on_the_report() {
+    let app = spawn_app().await;
+    let mut body = report_body();
+    body["priority"] = json!("emergency");
+    let created: Value = app.post_report(&body).await.json().await.unwrap();
+    let created_at: jiff::Timestamp = created["created_at"].as_str().unwrap().parse().unwrap();
+    let expected: jiff::Timestamp = created["expected_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(expected.duration_since(created_at), jiff::SignedDuration::from_hours(4), "emergencies: 4 hours, every hour counts");
+
+    app.clock.advance(jiff::SignedDuration::from_hours(1));
+    let read: Value = app.get(&format!("/api/v1/reports/{}", created["ticket"].as_str().unwrap())).await.json().await.unwrap();
+    assert_eq!(read["sla"]["resolution"]["state"], "running");
+    assert_eq!(read["sla"]["resolution"]["remaining_minutes"], 180);
+    assert_eq!(read["sla"]["resolution"]["percent_used"], 25);
+    assert_eq!(read["sla"]["resolution"]["due_at"], created["expected_at"]);
+    assert_eq!(read["sla"]["first_response"]["state"], "breached", "15 minutes to respond have passed");
+}
+
+#[tokio::test]
+async fn waiting_on_the_beneficiary_pauses_the_clock_and_moves_the_expected_date() {
+    let app = spawn_app().await;
+    let mut body = report_body();
+    body["priority"] = json!("emergency");
+    let ticket = app.post_report(&body).await.json::<Value>().await.unwrap()["ticket"].as_str().unwrap().to_owned();
+    let staff = app.api_key(Role::Supervisor, None).await;
+    for action in [json!({"action": "assign"}), json!({"action": "start"})] {
+        assert_eq!(act(&app, &staff, &ticket, action).await.status(), 200);
+    }
+    let before: Value = app.get(&format!("/api/v1/reports/{ticket}")).await.json().await.unwrap();
+    assert_eq!(before["sla"]["first_response"]["state"], "met");
+    assert_eq!(act(&app, &staff, &ticket, json!({"action": "await_citizen", "question": "أي جهة من الشارع؟"})).await.status(), 200);
+    app.clock.advance(jiff::SignedDuration::from_hours(2));
+    let paused: Value = app.get(&format!("/api/v1/reports/{ticket}")).await.json().await.unwrap();
+    assert_eq!(paused["sla"]["resolution"]["state"], "paused");
+    assert_eq!(paused["sla"]["resolution"]["remaining_minutes"], 240);
+    let resumed: Value = act(&app, &staff, &ticket, json!({"action": "resume"})).await.json().await.unwrap();
+    let before_due: jiff::Timestamp = before["expected_at"].as_str().unwrap().parse().unwrap();
+    let after_due: jiff::Timestamp = resumed["expected_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(after_due.duration_since(before_due), jiff::SignedDuration::from_hours(2), "two paused hours push the due time by two hours");
+}
+
+#[tokio::test]
+async fn a_normal_report_is_due_in_business_time_after_its_creation() {
+    let app = spawn_app().await;
+    let created: Value = app.post_report(&report_body()).await.json().await.unwrap();
+    let created_at: jiff::Timestamp = created["created_at"].as_str().unwrap().parse().unwrap();
+    let expected: jiff::Timestamp = created["expected_at"].as_str().unwrap().parse().unwrap();
+    let calendar = &app.app.sla().calendars["default"];
+    assert!(expected > created_at.checked_add(jiff::SignedDuration::from_hours(35)).unwrap(), "five working days are more than 35 wall-clock hours");
+    assert_eq!(balagh_domain::sla::WorkingTime::minutes_between(calendar, created_at, expected), 2100);
+}
