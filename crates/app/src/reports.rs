@@ -146,10 +146,23 @@ impl App {
     pub async fn follow_up(&self, ticket: TicketNumber, phone: &str, text: Option<&str>, channel: Channel) -> Result<Report, AppError> {
         let phone = PhoneNumber::parse("phone", phone)?;
         let text = text.map(|t| Description::parse("text", t.trim())).transpose()?.filter(|t| !t.as_str().is_empty());
+        let last_follow_up = self.store.db.last_event_at(ticket.report_id(), "followed_up").await?;
         let now = self.now();
         let report = self
             .change(ticket, |report| {
                 check_beneficiary(report, &phone)?;
+                if let Some(last) = last_follow_up {
+                    let allowed = self.sla().policies.next_follow_up_allowed(last);
+                    if now < allowed {
+                        return Err(AppError::Conflict {
+                            code: "follow_up_too_soon",
+                            message: format!(
+                                "a follow-up on report {} was filed at {last}; the next one is accepted from {allowed}, and the report is being followed",
+                                report.ticket()
+                            ),
+                        });
+                    }
+                }
                 if report.status.is_terminal() {
                     return Err(AppError::Conflict {
                         code: "report_closed",

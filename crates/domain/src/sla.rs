@@ -86,7 +86,14 @@ fn default_calendar() -> String {
 pub struct PoliciesSpec {
     #[serde(default = "default_pausing")]
     pub pausing_statuses: Vec<Status>,
+    /// The shortest time between two follow-ups on one report, in wall-clock minutes.
+    #[serde(default = "default_follow_up_interval")]
+    pub follow_up_interval_minutes: i64,
     pub rules: Vec<PolicyRule>,
+}
+
+fn default_follow_up_interval() -> i64 {
+    12 * 60
 }
 
 fn default_pausing() -> Vec<Status> {
@@ -99,6 +106,7 @@ fn default_pausing() -> Vec<Status> {
 pub struct SlaPolicies {
     pausing: BTreeSet<Status>,
     rules: Vec<PolicyRule>,
+    follow_up_interval_minutes: i64,
 }
 
 /// Why a policy file was refused; the message names the rule at fault.
@@ -162,7 +170,10 @@ impl SlaPolicies {
         if spec.pausing_statuses.iter().any(|s| s.is_terminal() || matches!(s, Status::New | Status::Resolved)) {
             return Err(SlaError::Invalid("pausing_statuses may list only working statuses (on_hold, awaiting_citizen, …)".into()));
         }
-        Ok(SlaPolicies { pausing: spec.pausing_statuses.into_iter().collect(), rules: spec.rules })
+        if spec.follow_up_interval_minutes < 0 {
+            return Err(SlaError::Invalid("follow_up_interval_minutes must not be negative".into()));
+        }
+        Ok(SlaPolicies { pausing: spec.pausing_statuses.into_iter().collect(), rules: spec.rules, follow_up_interval_minutes: spec.follow_up_interval_minutes })
     }
 
     /// The most specific rule for this report: service beats department beats priority alone.
@@ -184,6 +195,11 @@ impl SlaPolicies {
 
     pub fn pauses(&self, status: Status) -> bool {
         self.pausing.contains(&status)
+    }
+
+    /// The earliest instant a new follow-up is accepted after one filed at `last`.
+    pub fn next_follow_up_allowed(&self, last: Timestamp) -> Timestamp {
+        WallClock.add_minutes(last, self.follow_up_interval_minutes)
     }
 }
 
@@ -367,6 +383,10 @@ clock = "business"
         check("[[rules]]\nfirst_response_minutes = 5\nresolution_minutes = 10\nclock = \"business\"\ncalendar = \"mars\"\n", "unknown calendar 'mars'");
         check("[[rules]]\npriority = \"low\"\nfirst_response_minutes = 5\nresolution_minutes = 10\nclock = \"business\"\n", "needs a default rule");
         check("rules = []\ncolour = 1\n", "colour");
+        check(
+            "follow_up_interval_minutes = -1\n[[rules]]\nfirst_response_minutes = 5\nresolution_minutes = 10\nclock = \"business\"\n",
+            "follow_up_interval_minutes",
+        );
         check("pausing_statuses = [\"closed\"]\n[[rules]]\nfirst_response_minutes = 5\nresolution_minutes = 10\nclock = \"business\"\n", "pausing_statuses");
     }
 

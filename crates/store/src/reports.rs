@@ -132,6 +132,19 @@ impl Db {
         self.fetch_all::<EventRow, _>(&query).await?.into_iter().map(EventRow::into_event).collect()
     }
 
+    /// When the report's latest event of `kind` (by `EventKind::name`) happened, if ever.
+    pub async fn last_event_at(&self, id: ReportId, kind: &'static str) -> Result<Option<Timestamp>, StoreError> {
+        let query = Query::select()
+            .column("at")
+            .from("report_events")
+            .and_where(Expr::col("report_id").eq(id.0))
+            .and_where(Expr::col("kind").eq(kind))
+            .order_by("id", Order::Desc)
+            .limit(1)
+            .to_owned();
+        self.fetch_optional::<EventAt, _>(&query).await?.map(|row| crate::rows::from_micros(row.at)).transpose()
+    }
+
     /// Public events of the given kinds (by `EventKind::name`) in `[from, to]` across all reports,
     /// oldest first, for Open311 update feeds.
     pub async fn public_events_between(&self, from: Timestamp, to: Timestamp, kinds: &[&'static str], limit: u64) -> Result<Vec<StoredEvent>, StoreError> {
@@ -147,6 +160,11 @@ impl Db {
             .to_owned();
         self.fetch_all::<EventRow, _>(&query).await?.into_iter().map(EventRow::into_event).collect()
     }
+}
+
+#[derive(sqlx::FromRow)]
+struct EventAt {
+    at: i64,
 }
 
 /// What a decision about a report wants stored: the report as it now is, and what happened.

@@ -350,3 +350,24 @@ async fn a_normal_report_is_due_in_business_time_after_its_creation() {
     assert!(expected > created_at.checked_add(jiff::SignedDuration::from_hours(35)).unwrap(), "five working days are more than 35 wall-clock hours");
     assert_eq!(balagh_domain::sla::WorkingTime::minutes_between(calendar, created_at, expected), 2100);
 }
+
+#[tokio::test]
+async fn a_second_follow_up_within_twelve_hours_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let ticket = open(&app).await;
+    let path = format!("/api/v1/reports/{ticket}/follow-ups");
+    let follow_up = || app.client.post(app.url(&path)).json(&json!({"phone": "0512345678"})).send();
+    assert_eq!(follow_up().await.unwrap().status(), 201);
+    app.clock.advance(jiff::SignedDuration::from_hours(11));
+    let too_soon = follow_up().await.unwrap();
+    assert_eq!(too_soon.status(), 409);
+    let error: Value = too_soon.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "follow_up_too_soon");
+    assert!(error["error"]["message"].as_str().unwrap().contains("next one is accepted from"));
+    let unchanged: Value = app.get(&format!("/api/v1/reports/{ticket}")).await.json().await.unwrap();
+    assert_eq!(unchanged["n_follow_ups"], 1);
+    app.clock.advance(jiff::SignedDuration::from_hours(1));
+    let later = follow_up().await.unwrap();
+    assert_eq!(later.status(), 201);
+    assert_eq!(later.json::<Value>().await.unwrap()["n_follow_ups"], 2);
+}
