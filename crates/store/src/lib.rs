@@ -54,7 +54,6 @@ impl From<sqlx::Error> for StoreError {
 pub struct Store {
     pub db: Db,
     pub intake: Intake,
-    ids: Arc<intake::IdAllocator>,
 }
 
 impl std::fmt::Debug for Store {
@@ -136,9 +135,8 @@ impl Store {
             Backend::Postgres => (options.max_connections / 4).clamp(1, 4) as usize,
             Backend::Sqlite => 1,
         };
-        let ids = Arc::new(intake::IdAllocator::default());
-        let intake = Intake::start(db.clone(), ids.clone(), writers);
-        Ok(Store { db, intake, ids })
+        let intake = Intake::start(db.clone(), Arc::new(intake::IdAllocator::default()), writers);
+        Ok(Store { db, intake })
     }
 
     /// Applies pending migrations; returns how many ran.
@@ -153,10 +151,5 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.db.backend()
-    }
-
-    /// Fresh report ids for callers that store reports themselves (seeding).
-    pub async fn take_ids(&self, n: usize) -> Result<Vec<i64>, StoreError> {
-        self.ids.take(&self.db, n).await
     }
 }
