@@ -4,15 +4,19 @@
 
 pub mod clock;
 pub mod error;
+pub mod escalation;
 pub mod keys;
 pub mod reports;
 pub mod sla;
+pub mod worker;
 
-pub use balagh_store::{BoundingBox, Cursor, ReportFilter, StoreError, StoredEvent};
+pub use balagh_store::{BoundingBox, Cursor, ReportFilter, StoreError, StoredEscalation, StoredEvent, StoredOutbox};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::AppError;
+pub use escalation::{EscalationQuery, FollowUpMeasures, TimerSignal};
 pub use reports::{Opened, ReportQuery};
 pub use sla::SlaSettings;
+pub use worker::{EscalationWorker, Outcome};
 
 use balagh_domain::Catalogue;
 use balagh_store::Store;
@@ -25,11 +29,17 @@ pub struct App {
     catalogue: Arc<Catalogue>,
     sla: Arc<SlaSettings>,
     clock: Arc<dyn Clock>,
+    timers: Arc<TimerSignal>,
 }
 
 impl App {
     pub fn new(store: Store, catalogue: Catalogue, sla: SlaSettings, clock: Arc<dyn Clock>) -> Self {
-        Self { store, catalogue: Arc::new(catalogue), sla: Arc::new(sla), clock }
+        Self { store, catalogue: Arc::new(catalogue), sla: Arc::new(sla), clock, timers: Arc::new(TimerSignal::default()) }
+    }
+
+    /// How changes wake the escalation worker.
+    pub fn timer_signal(&self) -> Arc<TimerSignal> {
+        self.timers.clone()
     }
 
     /// The SLA calendars and policies in force.

@@ -2,6 +2,7 @@
 
 use crate::{App, AppError};
 use balagh_domain::error::FieldError;
+use balagh_domain::escalation::{self, Cause};
 use balagh_domain::event::{Actor, Event, EventKind, Role};
 use balagh_domain::lifecycle::{self, Command};
 use balagh_domain::rating::{ClosureRating, InteractionRating};
@@ -9,7 +10,7 @@ use balagh_domain::report::{Description, NewReport, Report, ReportDraft, ReportI
 use balagh_domain::sla::StatusChange;
 use balagh_domain::vocabulary::{Channel, Status};
 use balagh_domain::{PhoneNumber, TicketNumber};
-use balagh_store::{IdempotencyKey, IntakeOutcome, IntakeRecord, Rating, RatingRecord, ReportChange, ReportFilter, StoredEvent};
+use balagh_store::{IdempotencyKey, IntakeOutcome, IntakeRecord, OutboxMessage, Rating, RatingRecord, ReportChange, ReportFilter, StoredEvent};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
@@ -60,9 +61,13 @@ impl App {
         };
         let (kind, channel_name) = (report.kind.as_str(), channel.as_str());
         let expected_at = Some(self.sla().expected_resolution(&report.department, &report.service_code, report.priority, now));
-        let record = IntakeRecord { report, created_at: now, expected_at, event, idempotency };
+        let next_due = self.first_escalation_due(&report, now);
+        let record = IntakeRecord { report, created_at: now, expected_at, next_due, event, idempotency };
         match self.store.intake.submit(record).await? {
             IntakeOutcome::Created(report) => {
+                if let Some(due) = next_due {
+                    self.timer_signal().timer_set(due);
+                }
                 metrics::counter!("balagh_reports_created_total", "channel" => channel_name, "kind" => kind).increment(1);
                 Ok(Opened { report: *report, replayed: false })
             }
@@ -102,18 +107,12 @@ impl App {
             return Err(FieldError::new("department", "unknown_department", format!("department '{department}' is not in the catalogue")).into());
         }
         let now = self.now();
-        let history = self.status_history(ticket).await?;
-        let outcome = self
-            .store
-            .db
-            .change_report(ticket.report_id(), |report| {
+        let report = self
+            .change(ticket, now, |report, _| {
                 let transition = lifecycle::apply(report, command.clone(), actor, channel, now)?;
-                let next = self.with_expected_resolution(transition.applied_to(report), &history, &transition.events, now);
-                Ok::<_, AppError>(ReportChange { report: next, events: transition.events, ratings: vec![] })
+                Ok(ReportChange::new(transition.applied_to(report), transition.events))
             })
-            .await
-            .map_err(|e| not_found_as_ticket(e, ticket))?;
-        let report = outcome?;
+            .await?;
         metrics::counter!("balagh_transitions_total", "to" => report.status.as_str()).increment(1);
         Ok(report)
     }
@@ -128,7 +127,7 @@ impl App {
         }
         let note = balagh_domain::report::required_note("text", text)?;
         let now = self.now();
-        self.change(ticket, |report| {
+        self.change(ticket, now, |report, _| {
             lifecycle::check_department(report, actor)?;
             let mut next = report.clone();
             next.updated_at = now;
@@ -136,20 +135,21 @@ impl App {
                 next.status_note = Some(note.clone());
             }
             let event = Event { at: now, actor: actor.clone(), channel, public, kind: EventKind::Commented, note: Some(note.clone()) };
-            Ok(ReportChange { report: next, events: vec![event], ratings: vec![] })
+            Ok(ReportChange::new(next, vec![event]))
         })
         .await
     }
 
     /// Records a beneficiary's follow-up on his report ("I feel my report is being ignored"),
     /// proven by the report's phone number.
-    pub async fn follow_up(&self, ticket: TicketNumber, phone: &str, text: Option<&str>, channel: Channel) -> Result<Report, AppError> {
+    pub async fn follow_up(&self, ticket: TicketNumber, phone: &str, text: Option<&str>, channel: Channel) -> Result<FollowedUp, AppError> {
         let phone = PhoneNumber::parse("phone", phone)?;
         let text = text.map(|t| Description::parse("text", t.trim())).transpose()?.filter(|t| !t.as_str().is_empty());
         let last_follow_up = self.store.db.last_event_at(ticket.report_id(), "followed_up").await?;
         let now = self.now();
+        let mut escalated = false;
         let report = self
-            .change(ticket, |report| {
+            .change(ticket, now, |report, history| {
                 check_beneficiary(report, &phone)?;
                 if let Some(last) = last_follow_up {
                     let allowed = self.sla().policies.next_follow_up_allowed(last);
@@ -184,18 +184,29 @@ impl App {
                     kind: EventKind::FollowedUp { n_follow_ups: next.n_follow_ups },
                     note: text.as_ref().map(|t| t.as_str().to_owned()),
                 };
-                Ok(ReportChange { report: next, events: vec![event], ratings: vec![] })
+                // Overdue or idle: the report climbs one level at once. Otherwise whoever holds it
+                // is told that the beneficiary is waiting.
+                escalated = self.follow_up_escalates(report, &history, now);
+                if escalated {
+                    let mut change = self.escalate(&next, Cause::FollowUp, now);
+                    change.events.insert(0, event);
+                    return Ok(change);
+                }
+                let mut change = ReportChange::new(next, vec![event]);
+                change.outbox.push(self.follow_up_notice(&change.report, now));
+                Ok(change)
             })
             .await?;
-        metrics::counter!("balagh_follow_ups_total", "channel" => channel.as_str()).increment(1);
-        Ok(report)
+        let outcome = if escalated { "escalated" } else { "notified" };
+        metrics::counter!("balagh_follow_ups_total", "channel" => channel.as_str(), "outcome" => outcome).increment(1);
+        Ok(FollowedUp { report, escalated })
     }
 
     /// The beneficiary rates one contact: the agent's service and the quality of the answer.
     pub async fn rate_interaction(&self, ticket: TicketNumber, phone: &str, rating: InteractionRating, channel: Channel) -> Result<Report, AppError> {
         let phone = PhoneNumber::parse("phone", phone)?;
         let now = self.now();
-        self.change(ticket, |report| {
+        self.change(ticket, now, |report, _| {
             check_beneficiary(report, &phone)?;
             let event = Event {
                 at: now,
@@ -206,7 +217,9 @@ impl App {
                 note: None,
             };
             let record = RatingRecord { rating: Rating::Interaction(rating.clone()), channel, at: now };
-            Ok(ReportChange { report: report.clone(), events: vec![event], ratings: vec![record] })
+            let mut change = ReportChange::new(report.clone(), vec![event]);
+            change.ratings.push(record);
+            Ok(change)
         })
         .await
     }
@@ -219,10 +232,9 @@ impl App {
             Description::parse("comment", comment)?;
         }
         let last_rated = self.store.db.last_closure_rating_at(ticket.report_id()).await?;
-        let history = self.status_history(ticket).await?;
         let now = self.now();
         let beneficiary = Actor::beneficiary();
-        self.change(ticket, |report| {
+        self.change(ticket, now, |report, _| {
             check_beneficiary(report, &phone)?;
             if !matches!(report.status, Status::Resolved | Status::Closed) {
                 return Err(AppError::Conflict {
@@ -258,11 +270,13 @@ impl App {
             let mut next = report.clone();
             if let Some(command) = follow_on {
                 let transition = lifecycle::apply(report, command, &beneficiary, channel, now)?;
-                next = self.with_expected_resolution(transition.applied_to(report), &history, &transition.events, now);
+                next = transition.applied_to(report);
                 events.extend(transition.events);
             }
             let record = RatingRecord { rating: Rating::Closure(rating.clone()), channel, at: now };
-            Ok(ReportChange { report: next, events, ratings: vec![record] })
+            let mut change = ReportChange::new(next, events);
+            change.ratings.push(record);
+            Ok(change)
         })
         .await
     }
@@ -287,22 +301,78 @@ impl App {
     /// The report's status changes so far, oldest first (empty for an unknown report, which the
     /// change that follows reports as not found).
     async fn status_history(&self, ticket: TicketNumber) -> Result<Vec<StatusChange>, AppError> {
-        let events = self.store.db.events(ticket.report_id(), true).await?;
-        Ok(crate::sla::status_history(events.iter().map(|stored| &stored.event)))
+        let history = self.store.db.status_history(ticket.report_id()).await?;
+        Ok(history.into_iter().map(|(at, to)| StatusChange { at, to }).collect())
     }
 
-    /// `report` with its expected resolution moved by the status changes in `new_events`: pauses
-    /// push it later and a reopening restarts the clock.
-    fn with_expected_resolution(&self, mut report: Report, history: &[StatusChange], new_events: &[Event], now: Timestamp) -> Report {
-        let mut changes = history.to_vec();
-        changes.extend(crate::sla::status_history(new_events));
-        report.expected_at = Some(self.sla().state(&report, &changes, now).resolution.due_at);
-        report
+    /// Applies the change `decide` makes to the report, settled (clocks, expected resolution, next
+    /// escalation timer) against the report's status history, in one transaction.
+    async fn change(
+        &self,
+        ticket: TicketNumber,
+        now: Timestamp,
+        mut decide: impl FnMut(&Report, &[StatusChange]) -> Result<ReportChange, AppError>,
+    ) -> Result<Report, AppError> {
+        let history = self.status_history(ticket).await?;
+        let mut next_due = None;
+        let report = self
+            .store
+            .db
+            .change_report(ticket.report_id(), |report| {
+                let change = self.settle(decide(report, &history)?, &history, now);
+                next_due = change.next_due;
+                Ok::<_, AppError>(change)
+            })
+            .await
+            .map_err(|e| not_found_as_ticket(e, ticket))??;
+        if let Some(due) = next_due {
+            self.timer_signal().timer_set(due);
+        }
+        Ok(report)
     }
 
-    async fn change(&self, ticket: TicketNumber, decide: impl FnMut(&Report) -> Result<ReportChange, AppError>) -> Result<Report, AppError> {
-        self.store.db.change_report(ticket.report_id(), decide).await.map_err(|e| not_found_as_ticket(e, ticket))?
+    /// When a new report's first escalation step is due.
+    fn first_escalation_due(&self, report: &NewReport, now: Timestamp) -> Option<Timestamp> {
+        let provisional = report.clone().into_report(ReportId(0), now, None);
+        self.settle(ReportChange::new(provisional, vec![]), &[], now).next_due
     }
+
+    /// Whether a follow-up on `report` escalates it: past due, or idle for the configured time.
+    fn follow_up_escalates(&self, report: &Report, history: &[StatusChange], now: Timestamp) -> bool {
+        let (_, _, clocks) = self.sla().clocks(report, history, now);
+        escalation::follow_up_escalates(report, &clocks, self.sla().chains.follow_up_idle_minutes(), now)
+    }
+
+    /// The notice to whoever holds a report that its beneficiary followed up.
+    fn follow_up_notice(&self, report: &Report, now: Timestamp) -> OutboxMessage {
+        let assignment = &report.assignment;
+        let recipient = match (&assignment.user, &assignment.team) {
+            (Some(user), _) => format!("user:{user}"),
+            (None, Some(team)) => format!("team:{team}@{}", assignment.department),
+            (None, None) => format!("team_lead@{}", assignment.department),
+        };
+        OutboxMessage {
+            dedupe_key: format!("follow_up:{}:{}", report.id.0, report.n_follow_ups),
+            topic: "follow_up",
+            recipient,
+            payload: serde_json::json!({
+                "ticket": report.ticket().to_string(),
+                "service_code": report.service_code,
+                "department": assignment.department,
+                "status": report.status.as_str(),
+                "n_follow_ups": report.n_follow_ups,
+                "expected_at": report.expected_at.map(|at| at.to_string()),
+            }),
+            created_at: now,
+        }
+    }
+}
+
+/// What a follow-up did: the report as it now is, and whether it escalated.
+#[derive(Debug, Clone)]
+pub struct FollowedUp {
+    pub report: Report,
+    pub escalated: bool,
 }
 
 fn not_found_as_ticket(error: balagh_store::StoreError, ticket: TicketNumber) -> AppError {

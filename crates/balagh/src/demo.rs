@@ -239,6 +239,7 @@ impl<'c> Plan<'c> {
         let created_by = match channel {
             Channel::Phone | Channel::WalkIn | Channel::Email | Channel::X | Channel::Facebook | Channel::Telegram => agent.clone(),
             Channel::Api => Actor::new(Role::Integration, "open311-partner"),
+            Channel::System => Actor::system(),
             Channel::Ivr | Channel::App | Channel::Web | Channel::Whatsapp | Channel::Sms => Actor::beneficiary(),
         };
         let created = Event {
@@ -272,7 +273,9 @@ impl<'c> Plan<'c> {
         story.interaction_rating(rng);
         story.follow_ups(rng);
         story.events.sort_by_key(|e| e.at);
-        Some(SeedReport { report: story.report, events: story.events, ratings: story.ratings })
+        let history = balagh_app::sla::status_history(&story.events);
+        let next_due = self.sla.next_escalation_due(&story.report, &history, now);
+        Some(SeedReport { report: story.report, events: story.events, ratings: story.ratings, next_due })
     }
 
     /// The draft a channel adapter would hand over for this contact.
@@ -331,6 +334,7 @@ impl<'c> Plan<'c> {
             Channel::X | Channel::Facebook | Channel::Telegram => 0.5,
             Channel::Email => 0.4,
             Channel::Api => 0.3,
+            Channel::System => 0.0,
         };
         if rng.random_bool(with_phone) {
             draft.phone = Some(saudi_mobile(rng));
@@ -532,7 +536,7 @@ impl Story {
 
     fn staff(&self, rng: &mut SmallRng) -> Actor {
         let department = self.report.assignment.department.clone();
-        Actor { role: Role::Staff, id: Some(format!("{department}-{:02}", rng.random_range(1..=40))), department: Some(department) }
+        Actor { role: Role::Staff, id: Some(format!("{department}-{:02}", rng.random_range(1..=40))), department: Some(department), position: None }
     }
 
     fn supervisor(&self) -> Actor {
@@ -1091,7 +1095,7 @@ mod tests {
     const CATALOGUE: &str = include_str!("../../../catalogue/eastern-province.toml");
 
     fn sla() -> SlaSettings {
-        SlaSettings::eastern_province().unwrap()
+        SlaSettings::eastern_province(&catalogue()).unwrap()
     }
 
     fn catalogue() -> Catalogue {
@@ -1209,7 +1213,7 @@ mod tests {
             }
         }
         let channels: BTreeSet<Channel> = seeds.iter().map(|s| s.report.channel).collect();
-        assert_eq!(channels.len(), Channel::ALL.len());
+        assert_eq!(channels.len(), Channel::ALL.len() - 1, "every channel but system");
         let languages: BTreeSet<&str> = seeds.iter().map(|s| s.report.contact.language.as_str()).collect();
         assert_eq!(languages.len(), LANGUAGES.len());
         let arabic = seeds.iter().filter(|s| s.report.contact.language.as_str() == "ar").count();

@@ -8,6 +8,7 @@ mod settings;
 
 use anyhow::Context;
 use balagh_app::{App, SystemClock};
+use balagh_domain::escalation::Position;
 use balagh_domain::event::Role;
 use balagh_store::{PoolOptions, Store};
 use clap::{Args, Parser, Subcommand};
@@ -125,6 +126,11 @@ enum ApiKeyAction {
         /// Bind a staff key to one department.
         #[arg(long)]
         department: Option<String>,
+        /// The position a supervisor key holds, for escalations addressed to it: team_lead,
+        /// department_manager (both need --department), deputy_for_services, mayors_office or
+        /// emergency_committee.
+        #[arg(long)]
+        position: Option<String>,
         #[command(flatten)]
         store: StoreFlags,
     },
@@ -179,7 +185,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 async fn open_app(settings: &Settings) -> anyhow::Result<App> {
     let store = open_store(settings).await?;
     let catalogue = balagh_app::load_catalogue(&store, DEFAULT_CATALOGUE, jiff::Timestamp::now()).await.context("cannot load the catalogue")?;
-    let sla = balagh_app::SlaSettings::eastern_province().context("the shipped SLA calendars and policies are invalid")?;
+    let sla = balagh_app::SlaSettings::eastern_province(&catalogue).context("the shipped SLA calendars and policies are invalid")?;
     Ok(App::new(store, catalogue, sla, Arc::new(SystemClock)))
 }
 
@@ -232,10 +238,16 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 
 async fn admin_api_key(settings: Settings, action: ApiKeyAction) -> anyhow::Result<()> {
     match action {
-        ApiKeyAction::Create { name, role, department, store } => {
+        ApiKeyAction::Create { name, role, department, position, store } => {
             let app = open_app(&apply_store_flags(settings, &store)).await?;
             let role = Role::parse(&role).with_context(|| format!("unknown role '{role}'; use integration, agent, staff, supervisor or admin"))?;
-            let secret = app.create_api_key(&name, role, department.as_deref()).await?;
+            let position = match position {
+                Some(text) => Some(Position::parse(&text).with_context(|| {
+                    format!("unknown position '{text}'; use team_lead, department_manager, deputy_for_services, mayors_office or emergency_committee")
+                })?),
+                None => None,
+            };
+            let secret = app.create_api_key(&name, role, department.as_deref(), position).await?;
             println!("created API key '{name}' with role {} (shown once; store it safely):", role.as_str());
             println!("{secret}");
         }

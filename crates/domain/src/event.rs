@@ -58,19 +58,22 @@ pub struct Actor {
     /// The department a staff member belongs to; staff act only on their department's reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
+    /// The position a supervisor fills (team lead, department manager, …), for escalations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<crate::escalation::Position>,
 }
 
 impl Actor {
     pub fn beneficiary() -> Self {
-        Self { role: Role::Beneficiary, id: None, department: None }
+        Self { role: Role::Beneficiary, id: None, department: None, position: None }
     }
 
     pub fn system() -> Self {
-        Self { role: Role::System, id: None, department: None }
+        Self { role: Role::System, id: None, department: None, position: None }
     }
 
     pub fn new(role: Role, id: impl Into<String>) -> Self {
-        Self { role, id: Some(id.into()), department: None }
+        Self { role, id: Some(id.into()), department: None, position: None }
     }
 }
 
@@ -78,13 +81,46 @@ impl Actor {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
-    Created { kind: ContactKind, service_code: String, priority: Priority },
-    StatusChanged { from: Status, to: Status },
-    Assigned { assignment: Assignment },
+    Created {
+        kind: ContactKind,
+        service_code: String,
+        priority: Priority,
+    },
+    StatusChanged {
+        from: Status,
+        to: Status,
+    },
+    Assigned {
+        assignment: Assignment,
+    },
     Commented,
-    FollowedUp { n_follow_ups: u32 },
-    InteractionRated { rating: InteractionRating },
-    ClosureRated { rating: ClosureRating },
+    FollowedUp {
+        n_follow_ups: u32,
+    },
+    InteractionRated {
+        rating: InteractionRating,
+    },
+    ClosureRated {
+        rating: ClosureRating,
+    },
+    /// A step of the report's escalation chain fired: a level, or a reminder of the top level.
+    Escalated {
+        round: u32,
+        step: u32,
+        level: u32,
+        reminder: bool,
+        targets: Vec<String>,
+        actions: Vec<crate::escalation::Action>,
+        /// The raised priority, when the step raised it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        priority: Option<Priority>,
+    },
+    /// A target of an escalation took note of it; the chain goes on for the others.
+    EscalationAcknowledged {
+        round: u32,
+        step: u32,
+        target: String,
+    },
 }
 
 impl EventKind {
@@ -98,6 +134,8 @@ impl EventKind {
             EventKind::FollowedUp { .. } => "followed_up",
             EventKind::InteractionRated { .. } => "interaction_rated",
             EventKind::ClosureRated { .. } => "closure_rated",
+            EventKind::Escalated { .. } => "escalated",
+            EventKind::EscalationAcknowledged { .. } => "escalation_acknowledged",
         }
     }
 }

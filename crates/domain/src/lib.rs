@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod contact;
 pub mod digits;
 pub mod error;
+pub mod escalation;
 pub mod event;
 pub mod geo;
 pub mod lifecycle;

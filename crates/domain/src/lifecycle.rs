@@ -226,14 +226,14 @@ fn join(statuses: &[Status]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::contact::Contact;
     use crate::geo::Location;
     use crate::report::Description;
     use crate::vocabulary::Priority;
 
-    fn report(status: Status) -> Report {
+    pub(crate) fn report(status: Status) -> Report {
         let at = Timestamp::from_second(1_780_000_000).unwrap();
         Report {
             id: ReportId(7),
@@ -256,11 +256,12 @@ mod tests {
             resolved_at: None,
             closed_at: None,
             expected_at: None,
+            escalation: Default::default(),
         }
     }
 
     fn staff() -> Actor {
-        Actor { role: Role::Staff, id: Some("u1".into()), department: Some("roads".into()) }
+        Actor { role: Role::Staff, id: Some("u1".into()), department: Some("roads".into()), position: None }
     }
 
     fn check(status: Status, command: Command, actor: &Actor, expected: Result<Status, &str>) {

@@ -186,7 +186,7 @@ impl NewReport {
             None => Some(Language::ARABIC),
         };
         let preferred_channel = match draft.preferred_channel.as_deref().filter(|c| !c.trim().is_empty()) {
-            Some(text) => errors.take(Channel::parse("preferred_channel", text)).map(Some),
+            Some(text) => errors.take(Channel::parse_contact("preferred_channel", text)).map(Some),
             None => Some(None),
         };
         let contact = Contact {
@@ -263,6 +263,7 @@ impl NewReport {
             resolved_at: None,
             closed_at: None,
             expected_at,
+            escalation: Default::default(),
         }
     }
 }
@@ -300,6 +301,8 @@ pub struct Report {
     pub closed_at: Option<Timestamp>,
     /// When the report is expected to be resolved (from the SLA), Open311 `expected_datetime`.
     pub expected_at: Option<Timestamp>,
+    /// How far the report has climbed its escalation chain.
+    pub escalation: crate::escalation::Progress,
 }
 
 impl Report {

@@ -90,6 +90,8 @@ vocabulary!(
     Email => "email",
     WalkIn => "walk_in",
     Api => "api",
+    /// Balagh itself: timers and workers. Never a contact's channel.
+    System => "system",
 });
 
 vocabulary!(
@@ -107,6 +109,23 @@ impl Priority {
 
     pub fn from_rank(rank: i16) -> Option<Self> {
         Self::ALL.get(usize::try_from(rank).ok()?).copied()
+    }
+}
+
+impl Priority {
+    /// One step more urgent; emergency stays emergency.
+    pub fn raised(self) -> Priority {
+        Priority::from_rank(self.rank() + 1).unwrap_or(self)
+    }
+}
+
+impl Channel {
+    /// A channel a contact may come through or a beneficiary may prefer: any but `system`.
+    pub fn parse_contact(field: &str, input: &str) -> Result<Channel, FieldError> {
+        match Channel::parse(field, input)? {
+            Channel::System => Err(FieldError::new(field, "unknown_channel", "channel 'system' is reserved for Balagh's own events")),
+            channel => Ok(channel),
+        }
     }
 }
 

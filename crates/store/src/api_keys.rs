@@ -4,6 +4,7 @@
 use crate::StoreError;
 use crate::db::Db;
 use crate::rows::micros;
+use balagh_domain::escalation::Position;
 use balagh_domain::event::Role;
 use jiff::Timestamp;
 use sea_query::{Expr, ExprTrait, Order, Query};
@@ -16,6 +17,8 @@ pub struct ApiKey {
     pub name: String,
     pub role: Role,
     pub department: Option<String>,
+    /// The position its holder fills, for escalations addressed to it.
+    pub position: Option<Position>,
     pub created_at: i64,
     pub revoked: bool,
 }
@@ -26,6 +29,7 @@ struct ApiKeyRow {
     name: String,
     role: String,
     department: Option<String>,
+    position: Option<String>,
     created_at: i64,
     revoked_at: Option<i64>,
 }
@@ -37,6 +41,10 @@ impl ApiKeyRow {
             role: Role::parse(&self.role).ok_or_else(|| StoreError::Corrupt(format!("api key role '{}'", self.role)))?,
             name: self.name,
             department: self.department,
+            position: match self.position {
+                Some(text) => Some(Position::parse(&text).ok_or_else(|| StoreError::Corrupt(format!("api key position '{text}'")))?),
+                None => None,
+            },
             created_at: self.created_at,
             revoked: self.revoked_at.is_some(),
         })
@@ -48,19 +56,28 @@ pub fn hash_key(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-const KEY_COLUMNS: [&str; 6] = ["id", "name", "role", "department", "created_at", "revoked_at"];
+const KEY_COLUMNS: [&str; 7] = ["id", "name", "role", "department", "position", "created_at", "revoked_at"];
 
 impl Db {
     /// Stores a new key under `name`; fails with `Conflict` if the name is taken.
-    pub async fn insert_api_key(&self, name: &str, role: Role, department: Option<&str>, secret: &str, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn insert_api_key(
+        &self,
+        name: &str,
+        role: Role,
+        department: Option<&str>,
+        position: Option<Position>,
+        secret: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let insert = Query::insert()
             .into_table("api_keys")
-            .columns(["name", "role", "department", "key_hash", "created_at"])
+            .columns(["name", "role", "department", "position", "key_hash", "created_at"])
             .values_panic([
                 Expr::val(name),
                 Expr::val(role.as_str()),
                 Expr::val(department.map(str::to_owned)),
+                Expr::val(position.map(|p| p.as_str())),
                 Expr::val(hash_key(secret)),
                 Expr::val(micros(now)),
             ])

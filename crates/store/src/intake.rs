@@ -22,6 +22,8 @@ pub struct IntakeRecord {
     pub report: NewReport,
     pub created_at: Timestamp,
     pub expected_at: Option<Timestamp>,
+    /// When the report's first escalation step is due, if its chain has one to schedule.
+    pub next_due: Option<Timestamp>,
     /// The report's first timeline event.
     pub event: Event,
     pub idempotency: Option<IdempotencyKey>,
@@ -300,7 +302,8 @@ async fn insert_reports(tx: &mut Tx<'_>, reports: &[(Report, &IntakeRecord)]) ->
             tx.execute(&keys).await?;
         }
     }
-    Ok(())
+    let timers: Vec<_> = reports.iter().filter(|(_, record)| record.next_due.is_some()).map(|(report, record)| (report.id, record.next_due)).collect();
+    crate::escalations::write_timers(tx, &timers).await
 }
 
 /// A report with its full history already decided, for `balagh demo`: stored as is.
@@ -309,6 +312,8 @@ pub struct SeedReport {
     pub report: Report,
     pub events: Vec<Event>,
     pub ratings: Vec<crate::ratings::RatingRecord>,
+    /// When its next escalation step is due (open reports).
+    pub next_due: Option<Timestamp>,
 }
 
 impl Db {
@@ -342,6 +347,8 @@ impl Db {
         for seed in seeds.iter().filter(|s| !s.ratings.is_empty()) {
             crate::ratings::insert_ratings(&mut tx, seed.report.id, &seed.ratings).await?;
         }
+        let timers: Vec<_> = seeds.iter().filter(|s| s.next_due.is_some()).map(|s| (s.report.id, s.next_due)).collect();
+        crate::escalations::write_timers(&mut tx, &timers).await?;
         tx.commit().await?;
         Ok(())
     }

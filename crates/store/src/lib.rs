@@ -6,6 +6,7 @@
 pub mod api_keys;
 pub mod catalogue;
 pub mod db;
+pub mod escalations;
 pub mod intake;
 pub mod ratings;
 pub mod reports;
@@ -13,6 +14,7 @@ pub mod rows;
 pub mod schema;
 
 pub use db::{Backend, Db, Tx, WriterConnection};
+pub use escalations::{EscalationFilter, EscalationRecord, EscalationTarget, FollowUpCounts, OutboxMessage, StatusHistory, StoredEscalation, StoredOutbox};
 pub use intake::{IdempotencyKey, Intake, IntakeOutcome, IntakeRecord, SeedReport};
 pub use ratings::{Rating, RatingRecord};
 pub use reports::{BoundingBox, Cursor, ReportChange, ReportFilter};

@@ -4,7 +4,7 @@
 
 use crate::StoreError;
 use crate::db::{Db, Tx};
-use crate::rows::{EVENT_COLUMNS, EVENT_SELECT, EventRow, ReportRow, StoredEvent, event_values, micros, mutable_values, report_select_columns};
+use crate::rows::{EVENT_SELECT, EventRow, ReportRow, StoredEvent, micros, report_select_columns};
 use balagh_domain::event::Event;
 use balagh_domain::geo::Coordinates;
 use balagh_domain::report::{Report, ReportId};
@@ -167,12 +167,30 @@ struct EventAt {
     at: i64,
 }
 
-/// What a decision about a report wants stored: the report as it now is, and what happened.
+/// What a decision about a report wants stored: the report as it now is, what happened, and what
+/// it causes (escalation rows, notifications, the report's next escalation timer).
 #[derive(Debug, Clone)]
 pub struct ReportChange {
     pub report: Report,
     pub events: Vec<Event>,
     pub ratings: Vec<crate::ratings::RatingRecord>,
+    pub escalations: Vec<crate::escalations::EscalationRecord>,
+    pub outbox: Vec<crate::escalations::OutboxMessage>,
+    /// Whether to rewrite the report's escalation timer to `next_due` (`None` removes it).
+    pub timer_changed: bool,
+    pub next_due: Option<Timestamp>,
+}
+
+impl ReportChange {
+    /// A change with events and nothing else; the timer is left as it is.
+    pub fn new(report: Report, events: Vec<Event>) -> ReportChange {
+        ReportChange { report, events, ratings: vec![], escalations: vec![], outbox: vec![], timer_changed: false, next_due: None }
+    }
+
+    /// The same change, setting the report's next escalation timer.
+    pub fn with_timer(self, next_due: Option<Timestamp>) -> ReportChange {
+        ReportChange { timer_changed: true, next_due, ..self }
+    }
 }
 
 /// How often a change is retried when another writer changed the same report first.
@@ -206,30 +224,9 @@ impl Db {
 
 /// Writes a change if the report still has `version`; false when someone else changed it first.
 async fn write_change(tx: &mut Tx<'_>, version: i64, change: &ReportChange) -> Result<bool, StoreError> {
-    let report = &change.report;
-    let mut update = Query::update();
-    update.table("reports");
-    for (column, value) in mutable_values(report) {
-        update.value(column, value);
-    }
-    update.value("version", version + 1).and_where(Expr::col("id").eq(report.id.0)).and_where(Expr::col("version").eq(version));
-    if tx.execute(&update).await? == 0 {
+    if !crate::escalations::write_report(tx, version, &change.report).await? {
         return Ok(false);
     }
-    insert_events(tx, report.id, report.status, &change.events).await?;
-    crate::ratings::insert_ratings(tx, report.id, &change.ratings).await?;
+    crate::escalations::write_effects(tx, &[change]).await?;
     Ok(true)
-}
-
-pub(crate) async fn insert_events(tx: &mut Tx<'_>, id: ReportId, status: Status, events: &[Event]) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let mut insert = Query::insert();
-    insert.into_table("report_events").columns(EVENT_COLUMNS);
-    for event in events {
-        insert.values(event_values(id, status, event)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    }
-    tx.execute(&insert).await?;
-    Ok(())
 }

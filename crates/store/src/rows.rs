@@ -4,6 +4,7 @@
 use crate::StoreError;
 use balagh_domain::catalogue::AttributeAnswer;
 use balagh_domain::contact::{Contact, Email, Language, PhoneNumber};
+use balagh_domain::escalation::Progress;
 use balagh_domain::event::{Actor, Event, EventKind, Role};
 use balagh_domain::geo::{Coordinates, Location, ShortAddress};
 use balagh_domain::report::{Assignment, Description, Report, ReportId};
@@ -25,7 +26,7 @@ fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
 }
 
 /// The columns of `reports`, in the order of `report_values`.
-pub const REPORT_COLUMNS: [&str; 36] = [
+pub const REPORT_COLUMNS: [&str; 40] = [
     "id",
     "kind",
     "service_code",
@@ -62,6 +63,10 @@ pub const REPORT_COLUMNS: [&str; 36] = [
     "resolved_at",
     "closed_at",
     "expected_at",
+    "escalation_round",
+    "escalation_fired",
+    "escalated_at",
+    "flagged",
 ];
 
 /// The columns read back into a `ReportRow`: all but the derived grid `cell`.
@@ -70,7 +75,7 @@ pub fn report_select_columns() -> impl Iterator<Item = &'static str> {
 }
 
 /// The columns that a change to a report may rewrite.
-pub const MUTABLE_REPORT_COLUMNS: [&str; 13] = [
+pub const MUTABLE_REPORT_COLUMNS: [&str; 17] = [
     "department",
     "team",
     "assignee",
@@ -84,6 +89,10 @@ pub const MUTABLE_REPORT_COLUMNS: [&str; 13] = [
     "closed_at",
     "expected_at",
     "description",
+    "escalation_round",
+    "escalation_fired",
+    "escalated_at",
+    "flagged",
 ];
 
 #[derive(sqlx::FromRow, Debug)]
@@ -123,6 +132,10 @@ pub struct ReportRow {
     pub resolved_at: Option<i64>,
     pub closed_at: Option<i64>,
     pub expected_at: Option<i64>,
+    pub escalation_round: i64,
+    pub escalation_fired: i64,
+    pub escalated_at: Option<i64>,
+    pub flagged: bool,
 }
 
 fn optional_time(value: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
@@ -177,6 +190,12 @@ impl ReportRow {
             resolved_at: optional_time(self.resolved_at)?,
             closed_at: optional_time(self.closed_at)?,
             expected_at: optional_time(self.expected_at)?,
+            escalation: Progress {
+                round: u32::try_from(self.escalation_round).map_err(|e| corrupt("escalation_round", e))?,
+                fired: u32::try_from(self.escalation_fired).map_err(|e| corrupt("escalation_fired", e))?,
+                last_at: optional_time(self.escalated_at)?,
+                flagged: self.flagged,
+            },
         })
     }
 }
@@ -229,12 +248,16 @@ pub fn report_values(report: &Report, version: i64) -> Vec<SimpleExpr> {
         opt(report.resolved_at.map(micros)),
         opt(report.closed_at.map(micros)),
         opt(report.expected_at.map(micros)),
+        Expr::val(i64::from(report.escalation.round)),
+        Expr::val(i64::from(report.escalation.fired)),
+        opt(report.escalation.last_at.map(micros)),
+        Expr::val(report.escalation.flagged),
     ]
 }
 
 /// The values of `MUTABLE_REPORT_COLUMNS`, for an update.
 pub fn mutable_values(report: &Report) -> Vec<(&'static str, SimpleExpr)> {
-    let values: [SimpleExpr; 13] = [
+    let values: [SimpleExpr; 17] = [
         Expr::val(report.assignment.department.clone()),
         opt(report.assignment.team.clone()),
         opt(report.assignment.user.clone()),
@@ -248,6 +271,10 @@ pub fn mutable_values(report: &Report) -> Vec<(&'static str, SimpleExpr)> {
         opt(report.closed_at.map(micros)),
         opt(report.expected_at.map(micros)),
         Expr::val(report.description.as_str().to_owned()),
+        Expr::val(i64::from(report.escalation.round)),
+        Expr::val(i64::from(report.escalation.fired)),
+        opt(report.escalation.last_at.map(micros)),
+        Expr::val(report.escalation.flagged),
     ];
     MUTABLE_REPORT_COLUMNS.into_iter().zip(values).collect()
 }
@@ -315,6 +342,7 @@ impl EventRow {
                     role: Role::parse(&self.actor_role).ok_or_else(|| corrupt("actor role", &self.actor_role))?,
                     id: self.actor_id,
                     department: None,
+                    position: None,
                 },
                 channel: Channel::parse("channel", &self.channel).map_err(|e| corrupt("event channel", e))?,
                 public: self.public,

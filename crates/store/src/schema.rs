@@ -14,6 +14,7 @@ pub enum Statement {
     Table(TableCreateStatement),
     Index(IndexCreateStatement),
     Insert(sea_query::InsertStatement),
+    Alter(sea_query::TableAlterStatement),
 }
 
 impl Statement {
@@ -25,6 +26,8 @@ impl Statement {
             (Statement::Index(i), Backend::Sqlite) => i.to_string(SqliteQueryBuilder),
             (Statement::Insert(i), Backend::Postgres) => i.to_string(PostgresQueryBuilder),
             (Statement::Insert(i), Backend::Sqlite) => i.to_string(SqliteQueryBuilder),
+            (Statement::Alter(a), Backend::Postgres) => a.to_string(PostgresQueryBuilder),
+            (Statement::Alter(a), Backend::Sqlite) => a.to_string(SqliteQueryBuilder),
         }
     }
 }
@@ -36,7 +39,10 @@ pub struct Migration {
 }
 
 /// Every migration, in order. Append only.
-pub const MIGRATIONS: &[Migration] = &[Migration { version: 1, name: "reports, events, ratings, api keys, catalogue", statements: initial }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "reports, events, ratings, api keys, catalogue", statements: initial },
+    Migration { version: 2, name: "escalation progress, timers, escalations, outbox, positions", statements: escalation },
+];
 
 fn id_column(name: &'static str) -> ColumnDef {
     ColumnDef::new(name).big_integer().not_null().auto_increment().primary_key().to_owned()
@@ -187,6 +193,78 @@ fn initial() -> Vec<Statement> {
         index("report_events_report", "report_events", &["report_id", "id"]),
         index("report_events_at", "report_events", &["at"]),
         index("ratings_report", "ratings", &["report_id", "at"]),
+    ]
+}
+
+/// Adds one column (SQLite alters one column per statement).
+fn add_column(table: &'static str, column: ColumnDef) -> Statement {
+    Statement::Alter(Table::alter().table(table).add_column(column).to_owned())
+}
+
+fn escalation() -> Vec<Statement> {
+    // One row per report that has a next escalation step due; the worker claims due rows with a
+    // lease, so a crashed worker's claims are taken over when the lease runs out.
+    let timers = Table::create()
+        .table("timers")
+        .if_not_exists()
+        .col(int("report_id"))
+        .col(text("kind"))
+        .col(int("due_at"))
+        .col(text_null("lease_owner"))
+        .col(int_null("lease_until"))
+        .primary_key(Index::create().col("report_id").col("kind"))
+        .to_owned();
+    // One row per fired step and target: the unique key is the "exactly one escalation per level".
+    let escalations = Table::create()
+        .table("escalations")
+        .if_not_exists()
+        .col(id_column("id"))
+        .col(int("report_id"))
+        .col(int("round"))
+        .col(int("step"))
+        .col(int("level"))
+        .col(ColumnDef::new("reminder").boolean().not_null())
+        .col(text("target"))
+        .col(text_null("department"))
+        .col(text("reason"))
+        .col(int("fired_at"))
+        .col(int_null("acknowledged_at"))
+        .col(text_null("acknowledged_by"))
+        .to_owned();
+    // Notifications to send, written with the change that causes them; delivered by the dispatcher.
+    let outbox = Table::create()
+        .table("outbox")
+        .if_not_exists()
+        .col(id_column("id"))
+        .col(ColumnDef::new("dedupe_key").text().not_null().unique_key())
+        .col(int_null("report_id"))
+        .col(text("topic"))
+        .col(text("recipient"))
+        .col(text("payload"))
+        .col(text("state"))
+        .col(int("attempts"))
+        .col(int("created_at"))
+        .col(int("available_at"))
+        .col(int_null("lease_until"))
+        .col(text_null("last_error"))
+        .to_owned();
+    let mut unique_step = Index::create();
+    unique_step.name("escalations_step").table("escalations").col("report_id").col("round").col("step").col("target").unique().if_not_exists();
+    vec![
+        add_column("reports", ColumnDef::new("escalation_round").big_integer().not_null().default(0).to_owned()),
+        add_column("reports", ColumnDef::new("escalation_fired").big_integer().not_null().default(0).to_owned()),
+        add_column("reports", int_null("escalated_at")),
+        add_column("reports", ColumnDef::new("flagged").boolean().not_null().default(false).to_owned()),
+        add_column("api_keys", text_null("position")),
+        Statement::Table(timers),
+        Statement::Table(escalations),
+        Statement::Table(outbox),
+        Statement::Index(unique_step.to_owned()),
+        index("timers_due", "timers", &["due_at"]),
+        index("timers_lease", "timers", &["lease_until"]),
+        index("escalations_target", "escalations", &["target", "id"]),
+        index("escalations_report", "escalations", &["report_id", "id"]),
+        index("outbox_state_available", "outbox", &["state", "available_at"]),
     ]
 }
 

@@ -4,6 +4,7 @@
 //! still until a test moves it.
 
 use balagh_app::{App, ManualClock};
+use balagh_domain::escalation::Position;
 use balagh_domain::event::Role;
 use balagh_store::{PoolOptions, Store};
 use balagh_web::{AppState, WebConfig};
@@ -53,7 +54,7 @@ pub async fn spawn_app_with(mut config: WebConfig) -> TestApp {
     let clock = Arc::new(ManualClock::new(start_instant()));
     store.migrate(start_instant()).await.expect("migrate test database");
     let catalogue = balagh_app::load_catalogue(&store, CATALOGUE, start_instant()).await.expect("load catalogue");
-    let sla = balagh_app::SlaSettings::eastern_province().expect("shipped SLA settings");
+    let sla = balagh_app::SlaSettings::eastern_province(&catalogue).expect("shipped SLA settings");
     let app = App::new(store, catalogue, sla, clock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
@@ -126,8 +127,13 @@ impl TestApp {
 
     /// A fresh API key with `role` (bound to `department` when given).
     pub async fn api_key(&self, role: Role, department: Option<&str>) -> String {
+        self.api_key_for_position(role, department, None).await
+    }
+
+    /// A fresh API key for someone who holds `position` (escalations are addressed to it).
+    pub async fn api_key_for_position(&self, role: Role, department: Option<&str>, position: Option<Position>) -> String {
         let name = format!("{}-{}", role.as_str(), random_suffix());
-        self.app.create_api_key(&name, role, department).await.expect("create api key")
+        self.app.create_api_key(&name, role, department, position).await.expect("create api key")
     }
 
     /// `POST /api/v1/reports` with a JSON body.

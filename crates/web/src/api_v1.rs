@@ -330,7 +330,7 @@ pub async fn create_report(
     ApiJson(body): ApiJson<CreateReport>,
 ) -> Result<Response, HttpError> {
     let channel = match body.channel.as_deref().filter(|c| !c.trim().is_empty()) {
-        Some(text) => Channel::parse("channel", text).map_err(HttpError::field)?,
+        Some(text) => Channel::parse_contact("channel", text).map_err(HttpError::field)?,
         None => Channel::Api,
     };
     let actor = caller.clone().unwrap_or_else(Actor::beneficiary);
@@ -518,7 +518,7 @@ impl TransitionRequest {
 
 fn optional_channel(text: Option<&str>, default: Channel) -> Result<Channel, HttpError> {
     match text.filter(|c| !c.trim().is_empty()) {
-        Some(text) => Channel::parse("channel", text).map_err(HttpError::field),
+        Some(text) => Channel::parse_contact("channel", text).map_err(HttpError::field),
         None => Ok(default),
     }
 }
@@ -573,15 +573,25 @@ pub struct FollowUpRequest {
 
 /// File a follow-up on a report the beneficiary feels is being ignored.
 #[utoipa::path(post, path = "/api/v1/reports/{ticket}/follow-ups", tag = "beneficiary", params(("ticket" = String, Path)), request_body = FollowUpRequest,
-    responses((status = 201, body = ReportView), (status = 403, description = "phone does not match", body = crate::error::ErrorBody), (status = 409, description = "report is closed", body = crate::error::ErrorBody)))]
+    responses((status = 201, body = FollowUpView), (status = 403, description = "phone does not match", body = crate::error::ErrorBody), (status = 409, description = "report is closed, or a follow-up came too soon", body = crate::error::ErrorBody)))]
 pub async fn follow_up(
     State(state): State<AppState>,
     Path(ticket): Path<String>,
     ApiJson(body): ApiJson<FollowUpRequest>,
-) -> Result<(StatusCode, Json<ReportView>), HttpError> {
+) -> Result<(StatusCode, Json<FollowUpView>), HttpError> {
     let channel = optional_channel(body.channel.as_deref(), Channel::Api)?;
-    let report = state.app.follow_up(parse_ticket(&ticket)?, &body.phone, body.text.as_deref(), channel).await?;
-    Ok((StatusCode::CREATED, Json(ReportView::new(&report, &state, false))))
+    let followed = state.app.follow_up(parse_ticket(&ticket)?, &body.phone, body.text.as_deref(), channel).await?;
+    let outcome = if followed.escalated { "escalated" } else { "assignee_notified" };
+    Ok((StatusCode::CREATED, Json(FollowUpView { report: ReportView::new(&followed.report, &state, false), outcome })))
+}
+
+/// The report after a follow-up, and what the follow-up did: `escalated` (the report was past due
+/// or idle and climbed one level at once) or `assignee_notified`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FollowUpView {
+    #[serde(flatten)]
+    pub report: ReportView,
+    pub outcome: &'static str,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -218,6 +218,7 @@ mod tests {
             resolved_at: None,
             closed_at: None,
             expected_at: Some(at("2026-03-03T07:00:00Z")),
+            escalation: Default::default(),
         }
     }
 
