@@ -10,7 +10,7 @@ pub mod reports;
 pub mod sla;
 pub mod worker;
 
-pub use balagh_store::{BoundingBox, Cursor, ReportFilter, StoreError, StoredEscalation, StoredEvent, StoredOutbox};
+pub use balagh_store::{BoundingBox, Cursor, EscalationFilter, ReportFilter, StoreError, StoredEscalation, StoredEvent, StoredOutbox};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::AppError;
 pub use escalation::{EscalationQuery, FollowUpMeasures, TimerSignal};

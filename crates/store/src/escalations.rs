@@ -322,11 +322,11 @@ impl Db {
     /// Reports received in `[from, to]`: how many, how many were followed up and how often, and how
     /// many were escalated at least once.
     pub async fn follow_up_counts(&self, from: Timestamp, to: Timestamp) -> Result<FollowUpCounts, StoreError> {
-        let sum_if = |condition: &str| Expr::cust(format!("COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)"));
+        let sum_if = |condition: &str| Expr::cust(format!("CAST(COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0) AS BIGINT)"));
         let query = Query::select()
-            .expr_as(Expr::cust("COUNT(*)"), "reports")
+            .expr_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "reports")
             .expr_as(sum_if("n_follow_ups > 0"), "followed_up")
-            .expr_as(Expr::cust("COALESCE(SUM(n_follow_ups), 0)"), "follow_ups")
+            .expr_as(Expr::cust("CAST(COALESCE(SUM(n_follow_ups), 0) AS BIGINT)"), "follow_ups")
             .expr_as(sum_if("escalated_at IS NOT NULL"), "escalated")
             .from("reports")
             .and_where(Expr::col("created_at").between(micros(from), micros(to)))

@@ -27,6 +27,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub app: App,
     pub clock: Arc<ManualClock>,
+    database_url: String,
     database: TestDatabase,
 }
 
@@ -50,12 +51,8 @@ pub async fn spawn_app() -> TestApp {
 /// Starts a server with these web settings (the public base URL is set to the real address).
 pub async fn spawn_app_with(mut config: WebConfig) -> TestApp {
     let (url, database) = fresh_database().await;
-    let store = Store::connect(&url, PoolOptions { max_connections: 4 }).await.expect("connect to test database");
     let clock = Arc::new(ManualClock::new(start_instant()));
-    store.migrate(start_instant()).await.expect("migrate test database");
-    let catalogue = balagh_app::load_catalogue(&store, CATALOGUE, start_instant()).await.expect("load catalogue");
-    let sla = balagh_app::SlaSettings::eastern_province(&catalogue).expect("shipped SLA settings");
-    let app = App::new(store, catalogue, sla, clock.clone());
+    let app = open_app(&url, clock.clone()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
     config.public_base_url = address.clone();
@@ -63,7 +60,17 @@ pub async fn spawn_app_with(mut config: WebConfig) -> TestApp {
     tokio::spawn(async move {
         axum::serve(listener, balagh_web::app(state)).await.expect("serve");
     });
-    TestApp { address, client: reqwest::Client::new(), app, clock, database }
+    TestApp { address, client: reqwest::Client::new(), app, clock, database_url: url, database }
+}
+
+/// Connects to the database at `url`, migrates it and loads the shipped settings, as a process
+/// starting up does.
+async fn open_app(url: &str, clock: Arc<ManualClock>) -> App {
+    let store = Store::connect(url, PoolOptions { max_connections: 4 }).await.expect("connect to test database");
+    store.migrate(start_instant()).await.expect("migrate test database");
+    let catalogue = balagh_app::load_catalogue(&store, CATALOGUE, start_instant()).await.expect("load catalogue");
+    let sla = balagh_app::SlaSettings::eastern_province(&catalogue).expect("shipped SLA settings");
+    App::new(store, catalogue, sla, clock)
 }
 
 /// One Prometheus recorder per test process (a recorder can be installed only once).
@@ -121,6 +128,12 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Another Balagh process on the same database and clock: a second worker on PostgreSQL, or
+    /// the process after a restart.
+    pub async fn another_process(&self) -> App {
+        open_app(&self.database_url, self.clock.clone()).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -3,5 +3,6 @@
 
 mod api_v1;
 mod bad_input;
+mod escalation;
 mod open311;
 mod operations;
