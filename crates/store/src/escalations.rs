@@ -9,7 +9,7 @@
 use crate::StoreError;
 use crate::db::{Db, Tx};
 use crate::reports::ReportChange;
-use crate::rows::{EVENT_COLUMNS, ReportRow, event_values, from_micros, micros, report_select_columns};
+use crate::rows::{EVENT_COLUMNS, MUTABLE_REPORT_COLUMNS, REPORT_COLUMNS, ReportRow, event_values, from_micros, micros, report_select_columns, report_values};
 use balagh_domain::report::{Report, ReportId};
 use balagh_domain::vocabulary::Status;
 use jiff::{SignedDuration, Timestamp};
@@ -248,11 +248,7 @@ impl Db {
                 Err(refusal) => return Ok(Err(refusal)),
             }
         }
-        for (version, change) in &changes {
-            if !write_report(&mut tx, *version, &change.report).await? {
-                return Err(StoreError::Contention);
-            }
-        }
+        write_locked_reports(&mut tx, &changes).await?;
         let changes: Vec<&ReportChange> = changes.iter().map(|(_, change)| change).collect();
         write_effects(&mut tx, &changes).await?;
         tx.commit().await?;
@@ -391,6 +387,26 @@ pub(crate) async fn write_report(tx: &mut Tx<'_>, version: i64, report: &Report)
     update.value("version", version + 1).and_where(Expr::col("id").eq(report.id.0)).and_where(Expr::col("version").eq(version));
     Ok(tx.execute(&update).await? > 0)
 }
+
+/// Rewrites reports locked in this transaction with multi-row upserts (one statement per few
+/// hundred reports instead of one per report), bumping each version.
+async fn write_locked_reports(tx: &mut Tx<'_>, changes: &[(i64, ReportChange)]) -> Result<(), StoreError> {
+    let bad = |e: sea_query::error::Error| StoreError::Corrupt(e.to_string());
+    let mut update_columns: Vec<&'static str> = MUTABLE_REPORT_COLUMNS.to_vec();
+    update_columns.push("version");
+    for chunk in changes.chunks(REPORTS_PER_UPSERT) {
+        let mut upsert = Query::insert();
+        upsert.into_table("reports").columns(REPORT_COLUMNS).on_conflict(OnConflict::column("id").update_columns(update_columns.clone()).to_owned());
+        for (version, change) in chunk {
+            upsert.values(report_values(&change.report, version + 1)).map_err(bad)?;
+        }
+        tx.execute(&upsert).await?;
+    }
+    Ok(())
+}
+
+/// Reports per upsert: 40 columns each, well under both backends' bound-parameter limits.
+const REPORTS_PER_UPSERT: usize = 400;
 
 /// Writes what changes cause besides the report row, with multi-row statements: timeline events,
 /// ratings, escalation rows, outbox rows, and each report's next escalation timer.
