@@ -377,3 +377,35 @@ async fn escalation_is_not_activity_and_progress_is_stored_with_the_report() {
     let id: ReportId = ticket.report_id();
     assert_eq!(app.app.report_by_id(id).await.unwrap().escalation.fired, 1);
 }
+
+/// What a refused follow-up must leave as it was.
+async fn footprint(app: &App, ticket: TicketNumber) -> (balagh_domain::Report, usize, usize, usize, Option<Timestamp>) {
+    let report = app.report(ticket).await.unwrap();
+    let timeline = app.timeline(ticket, &supervisor()).await.unwrap().len();
+    let outbox = app.store.db.outbox(Some(ticket.report_id()), 1000).await.unwrap().len();
+    let escalated = escalations(app, ticket).await.len();
+    (report, timeline, outbox, escalated, timer(app, ticket).await)
+}
+
+#[tokio::test]
+async fn bad_follow_ups_get_a_clear_answer_and_change_nothing() {
+    let app = spawn_app().await;
+    let ticket = open(&app, json!({})).await;
+    let expected = app.app.report(ticket).await.unwrap().expected_at.unwrap();
+    app.clock.set(expected + SignedDuration::from_hours(1));
+    let before = footprint(&app.app, ticket).await;
+    let refused = |result: Result<balagh_app::reports::FollowedUp, balagh_app::AppError>| result.expect_err("refused").code();
+    assert_eq!(refused(app.app.follow_up(ticket, "0555555555", None, Channel::App).await), "phone_mismatch");
+    assert_eq!(refused(app.app.follow_up(ticket, "not a phone", None, Channel::App).await), "invalid_phone");
+    let unknown = ReportId(9_999_999).ticket();
+    assert_eq!(refused(app.app.follow_up(unknown, "0512345678", None, Channel::App).await), "not_found");
+    assert_eq!(footprint(&app.app, ticket).await, before, "an overdue report is not escalated by a refused follow-up");
+
+    resolve(&app.app, ticket, "emptied").await;
+    let rating = ClosureRating { quality: Score::new("quality", 5).unwrap(), speed: Score::new("speed", 4).unwrap(), comment: None, not_fixed: false };
+    app.app.rate_closure(ticket, "0512345678", rating, Channel::App).await.expect("rate");
+    assert_eq!(app.app.report(ticket).await.unwrap().status, Status::Closed);
+    let closed = footprint(&app.app, ticket).await;
+    assert_eq!(refused(app.app.follow_up(ticket, "0512345678", Some("again"), Channel::App).await), "report_closed");
+    assert_eq!(footprint(&app.app, ticket).await, closed);
+}
