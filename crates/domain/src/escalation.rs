@@ -745,4 +745,50 @@ levels = [{ trigger = "no activity 2h", targets = ["user:roads-lead"], actions =
         assert!(follow_up_escalates(&report, &breached, 49 * 60, now));
         assert!(!follow_up_escalates(&self::report(Status::Closed), &breached, 49 * 60, now));
     }
+
+    proptest::proptest! {
+        /// Fired at their due instants, a report's steps come one after another, never earlier
+        /// than the step before, and reminders of the top level are spaced exactly by the interval.
+        #[test]
+        fn steps_fire_in_order_and_reminders_keep_their_interval(
+            target in 60..10_000i64,
+            used in 0..10_000i64,
+            idle in 0..5_000i64,
+            steps in 1..12u32,
+        ) {
+            let chains = chains();
+            let chain = chains.chain_for("cleanliness", "graffiti", Priority::Normal);
+            let start = at("2026-01-01T00:00:00Z");
+            let mut report = report(Status::InProgress);
+            report.updated_at = start - jiff::SignedDuration::from_mins(idle);
+            let mut now = start;
+            let mut previous: Option<Timestamp> = None;
+            for expected_step in 0..steps {
+                // The SLA clock as it stands at `now`: `used` minutes counted when we began.
+                let used_now = used + WallClock.minutes_between(start, now);
+                let remaining = target - used_now;
+                let due_at = WallClock.add_minutes(now, remaining);
+                let outcome = if remaining < 0 { ClockOutcome::Breached } else { ClockOutcome::Running };
+                let clocks = Clocks {
+                    time: &WallClock,
+                    resolution: ClockState { due_at, remaining_minutes: remaining, percent_used: 0, outcome },
+                    resolution_minutes: target,
+                };
+                let due = chain.next_due(&report, &clocks, now).expect("an open report always has a next step");
+                let fire_at = Ord::max(due, now);
+                if let Some(previous) = previous {
+                    proptest::prop_assert!(fire_at >= previous);
+                    if chain.step(expected_step).reminder {
+                        proptest::prop_assert_eq!(fire_at, WallClock.add_minutes(previous, chain.reminder_interval_minutes));
+                    }
+                }
+                let fired = chain.fire(&report, Cause::Due, fire_at);
+                proptest::prop_assert_eq!(fired.step, expected_step);
+                proptest::prop_assert_eq!(fired.report.escalation.fired, expected_step + 1);
+                report = fired.report;
+                now = fire_at;
+                previous = Some(fire_at);
+            }
+        }
+    }
 }
