@@ -6,6 +6,7 @@
 use crate::AppState;
 use crate::auth::{Caller, StaffCaller};
 use crate::error::HttpError;
+use crate::escalations::EscalationProgressView;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +16,7 @@ use balagh_app::{BoundingBox, Cursor, ReportFilter, StoredEvent};
 use balagh_domain::TicketNumber;
 use balagh_domain::catalogue::AttributeAnswer;
 use balagh_domain::error::{FieldError, ValidationErrors};
-use balagh_domain::event::{Actor, Role};
+use balagh_domain::event::{Actor, Event, EventKind, Role};
 use balagh_domain::lifecycle::Command;
 use balagh_domain::rating::{ClosureRating, InteractionRating, Score};
 use balagh_domain::report::{Report, ReportDraft, ReportId};
@@ -63,7 +64,7 @@ fn parse_ticket(text: &str) -> Result<TicketNumber, HttpError> {
     TicketNumber::parse(text).map_err(|e| HttpError::field(e.field("ticket")))
 }
 
-fn rfc3339(at: Timestamp) -> String {
+pub(crate) fn rfc3339(at: Timestamp) -> String {
     at.to_string()
 }
 
@@ -153,7 +154,8 @@ impl CreateReport {
     }
 }
 
-/// A report as the API shows it. `contact` and `assignee` appear only for staff.
+/// A report as the API shows it. `contact`, `assignee`, `attributes` and `escalation` appear only
+/// for staff.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReportView {
     /// The public ticket number: digits with a check digit.
@@ -196,6 +198,9 @@ pub struct ReportView {
     /// The SLA clocks; on single-report reads only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sla: Option<SlaView>,
+    /// How far the report has climbed its escalation chain: staff only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<EscalationProgressView>,
 }
 
 /// Both SLA clocks of a report.
@@ -303,6 +308,7 @@ impl ReportView {
                 preferred_channel: report.contact.preferred_channel,
             }),
             sla: None,
+            escalation: staff.then(|| EscalationProgressView::new(&report.escalation)),
         }
     }
 }
@@ -393,7 +399,7 @@ fn list_of<T>(field: &str, text: Option<&str>, parse: impl Fn(&str, &str) -> Res
     text.map(|t| t.split(',').map(str::trim).filter(|s| !s.is_empty()).filter_map(|s| errors.take(parse(field, s))).collect()).unwrap_or_default()
 }
 
-fn instant(field: &str, text: Option<&str>, errors: &mut ValidationErrors) -> Option<Timestamp> {
+pub(crate) fn instant(field: &str, text: Option<&str>, errors: &mut ValidationErrors) -> Option<Timestamp> {
     let text = text.map(str::trim).filter(|t| !t.is_empty())?;
     errors.take(
         text.parse::<Timestamp>()
@@ -664,7 +670,8 @@ pub async fn rate_closure(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventView {
     pub at: String,
-    /// created, status_changed, assigned, commented, followed_up, interaction_rated, closure_rated
+    /// created, status_changed, assigned, commented, followed_up, interaction_rated, closure_rated,
+    /// escalated, escalation_acknowledged (staff only)
     pub kind: String,
     #[schema(value_type = String)]
     pub status: Status,
@@ -675,7 +682,10 @@ pub struct EventView {
     /// Staff only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor_id: Option<String>,
+    /// For the public, an escalation's note (why it fired) is left out.
     pub note: Option<String>,
+    /// The event's details. For the public, an escalation shows only `type` and `level`: not whom
+    /// it went to, nor what it did.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }
@@ -683,6 +693,7 @@ pub struct EventView {
 impl EventView {
     fn new(stored: &StoredEvent, staff: bool) -> Self {
         let event = &stored.event;
+        let (note, data) = if staff { (event.note.clone(), serde_json::to_value(&event.kind).unwrap_or_default()) } else { public_details(event) };
         EventView {
             at: rfc3339(event.at),
             kind: event.kind.name().to_owned(),
@@ -691,18 +702,28 @@ impl EventView {
             public: event.public,
             actor_role: event.actor.role.as_str().to_owned(),
             actor_id: if staff { event.actor.id.clone() } else { None },
-            note: event.note.clone(),
-            data: serde_json::to_value(&event.kind).unwrap_or_default(),
+            note,
+            data,
         }
     }
 }
 
-/// A report's timeline, oldest first: public events for everyone, all events for staff.
+/// An event's note and details as the public sees them. An escalation says only that the report
+/// was escalated and to which level; whom it addressed, what it did and why stay internal.
+fn public_details(event: &Event) -> (Option<String>, serde_json::Value) {
+    match &event.kind {
+        EventKind::Escalated { level, .. } => (None, serde_json::json!({ "type": event.kind.name(), "level": level })),
+        kind => (event.note.clone(), serde_json::to_value(kind).unwrap_or_default()),
+    }
+}
+
+/// A report's timeline, oldest first: public events for everyone, all events for staff. The public
+/// sees an escalation only as the level it reached.
 #[utoipa::path(get, path = "/api/v1/reports/{ticket}/timeline", tag = "reports", params(("ticket" = String, Path)),
     responses((status = 200, body = [EventView]), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn timeline(State(state): State<AppState>, Caller(caller): Caller, Path(ticket): Path<String>) -> Result<Json<Vec<EventView>>, HttpError> {
     let viewer = caller.unwrap_or_else(Actor::beneficiary);
     let events = state.app.timeline(parse_ticket(&ticket)?, &viewer).await?;
     let staff = viewer.role.is_staff_side();
-    Ok(Json(events.iter().map(|e| EventView::new(e, staff)).collect()))
+    Ok(Json(events.iter().filter(|e| staff || e.event.public).map(|e| EventView::new(e, staff)).collect()))
 }

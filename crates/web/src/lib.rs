@@ -1,11 +1,13 @@
-//! Balagh's HTTP surface, built with axum: the JSON API under `/api/v1`, Open311 GeoReport v2
-//! under `/open311/v2`, the OpenAPI document and its docs page, health checks and Prometheus
-//! metrics. Handlers only parse, call the application, and render; only this crate knows HTTP.
+//! Balagh's HTTP surface, built with axum: the JSON API under `/api/v1` (reports, escalations,
+//! measurements), Open311 GeoReport v2 under `/open311/v2`, the OpenAPI document and its docs
+//! page, health checks and Prometheus metrics. Handlers only parse, call the application, and
+//! render; only this crate knows HTTP.
 
 pub mod api_v1;
 pub mod auth;
 pub mod docs;
 pub mod error;
+pub mod escalations;
 pub mod health;
 pub mod open311;
 
@@ -58,7 +60,7 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
-        .nest("/api/v1", api_v1::routes())
+        .nest("/api/v1", api_v1::routes().merge(escalations::routes()))
         .nest("/open311/v2", open311::routes())
         .merge(docs::routes())
         .merge(health::routes())

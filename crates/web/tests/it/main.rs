@@ -4,5 +4,6 @@
 mod api_v1;
 mod bad_input;
 mod escalation;
+mod escalations_api;
 mod open311;
 mod operations;

@@ -31,6 +31,18 @@ async fn the_openapi_document_describes_the_api_and_its_docs_page_is_served_loca
     for path in ["/api/v1/reports", "/api/v1/reports/{ticket}", "/api/v1/reports/{ticket}/transitions", "/api/v1/reports/{ticket}/ratings/closure"] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
+    for (path, method) in [("/api/v1/escalations", "get"), ("/api/v1/escalations/{id}/acknowledge", "post"), ("/api/v1/measurements/follow-ups", "get")] {
+        assert!(doc["paths"][path].get(method).is_some(), "{method} {path} missing");
+    }
+    let parameters: Vec<&str> =
+        doc["paths"]["/api/v1/escalations"]["get"]["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(parameters, ["mine", "unacknowledged", "ticket", "before", "limit"]);
+    assert!(doc["paths"]["/api/v1/escalations"]["get"]["parameters"].as_array().unwrap().iter().all(|p| p["in"] == "query"));
+    assert_eq!(doc["paths"]["/api/v1/escalations"]["get"]["parameters"][0]["schema"]["type"], "boolean");
+    for schema in ["EscalationPage", "EscalationView", "FollowUpMeasurementsView", "EscalationProgressView", "ReportView"] {
+        assert!(doc["components"]["schemas"].get(schema).is_some(), "schema {schema} missing");
+    }
+    assert!(doc["components"]["schemas"]["ReportView"]["properties"].get("escalation").is_some());
     let page = app.get("/api/docs").await.text().await.unwrap();
     assert!(page.contains("/api/docs/swagger-ui-bundle.js") && !page.contains("https://"), "assets are served by Balagh");
     let bundle = app.get("/api/docs/swagger-ui-bundle.js").await;
