@@ -201,9 +201,17 @@ impl App {
         Ok(StoredEscalation { acknowledged_at: Some(now), acknowledged_by: Some(by), ..escalation })
     }
 
-    /// Follow-ups and escalations of the reports received in `[from, to]`.
-    pub async fn follow_up_measures(&self, from: Timestamp, to: Timestamp) -> Result<FollowUpMeasures, AppError> {
-        let counts = self.store.db.follow_up_counts(from, to).await?;
+    /// Follow-ups and escalations of the reports received in `[from, to]`, for supervisors and
+    /// administrators; a supervisor bound to a department measures his department.
+    pub async fn follow_up_measures(&self, viewer: &Actor, from: Timestamp, to: Timestamp) -> Result<FollowUpMeasures, AppError> {
+        if !matches!(viewer.role, Role::Supervisor | Role::Admin | Role::System) {
+            return Err(AppError::Forbidden {
+                code: "forbidden",
+                message: format!("a {} may not read measurements; supervisors and administrators may", viewer.role.as_str()),
+            });
+        }
+        let department = if viewer.role == Role::Supervisor { viewer.department.as_deref() } else { None };
+        let counts = self.store.db.follow_up_counts(from, to, department).await?;
         let share = |n: i64| if counts.reports == 0 { 0.0 } else { n as f64 / counts.reports as f64 };
         Ok(FollowUpMeasures {
             counts,

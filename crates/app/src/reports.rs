@@ -186,7 +186,7 @@ impl App {
                 };
                 // Overdue or idle: the report climbs one level at once. Otherwise whoever holds it
                 // is told that the beneficiary is waiting.
-                escalated = self.follow_up_escalates(report, &history, now);
+                escalated = self.follow_up_escalates(report, history, now);
                 if escalated {
                     let mut change = self.escalate(&next, Cause::FollowUp, now);
                     change.events.insert(0, event);

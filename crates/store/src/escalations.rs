@@ -315,9 +315,9 @@ impl Db {
         Ok(true)
     }
 
-    /// Reports received in `[from, to]`: how many, how many were followed up and how often, and how
-    /// many were escalated at least once.
-    pub async fn follow_up_counts(&self, from: Timestamp, to: Timestamp) -> Result<FollowUpCounts, StoreError> {
+    /// Reports received in `[from, to]` (of one department, when given): how many, how many were
+    /// followed up and how often, and how many were escalated at least once.
+    pub async fn follow_up_counts(&self, from: Timestamp, to: Timestamp, department: Option<&str>) -> Result<FollowUpCounts, StoreError> {
         let sum_if = |condition: &str| Expr::cust(format!("CAST(COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0) AS BIGINT)"));
         let query = Query::select()
             .expr_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "reports")
@@ -327,6 +327,10 @@ impl Db {
             .from("reports")
             .and_where(Expr::col("created_at").between(micros(from), micros(to)))
             .to_owned();
+        let mut query = query;
+        if let Some(department) = department {
+            query.and_where(Expr::col("department").eq(department.to_owned()));
+        }
         Ok(self.fetch_optional::<FollowUpCounts, _>(&query).await?.unwrap_or_default())
     }
 

@@ -14,7 +14,6 @@ use balagh_app::{EscalationQuery, FollowUpMeasures, StoredEscalation};
 use balagh_domain::TicketNumber;
 use balagh_domain::error::{FieldError, ValidationErrors};
 use balagh_domain::escalation::Progress;
-use balagh_domain::event::{Actor, Role};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -305,14 +304,6 @@ impl FollowUpMeasurementsView {
     }
 }
 
-/// Measurements are for supervisors and administrators.
-fn may_read_measurements(actor: &Actor) -> Result<(), HttpError> {
-    if matches!(actor.role, Role::Supervisor | Role::Admin) {
-        return Ok(());
-    }
-    Err(HttpError::Forbidden { code: "forbidden", message: format!("a {} may not read measurements; supervisors and administrators may", actor.role.as_str()) })
-}
-
 /// Follow-up and escalation measurements over the reports received in `[from, to]`: how many
 /// were followed up, how often, and how many escalated. Supervisors and administrators only.
 #[utoipa::path(get, path = "/api/v1/measurements/follow-ups", tag = "measurements", params(MeasurementParams), security(("api_key" = [])),
@@ -323,9 +314,8 @@ pub async fn follow_up_measurements(
     StaffCaller(actor): StaffCaller,
     ApiQuery(params): ApiQuery<MeasurementParams>,
 ) -> Result<Json<FollowUpMeasurementsView>, HttpError> {
-    may_read_measurements(&actor)?;
     let window = params.window(state.app.now())?;
-    let measures = state.app.follow_up_measures(window.from, window.to).await?;
+    let measures = state.app.follow_up_measures(&actor, window.from, window.to).await?;
     Ok(Json(FollowUpMeasurementsView::new(window, &measures)))
 }
 

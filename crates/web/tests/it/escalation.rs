@@ -231,10 +231,15 @@ async fn a_follow_up_escalates_an_overdue_report_at_once_and_otherwise_tells_the
     // The worker then catches up with the levels already due, each once.
     worker(&app.app, "w").run_once(app.app.now()).await.unwrap();
     assert_eq!(steps(&app.app, overdue).await, [(0, 0, 1), (0, 1, 2)]);
-    let measures = app.app.follow_up_measures(balagh_test_support::start_instant(), app.app.now()).await.unwrap();
+    let measures = app.app.follow_up_measures(&supervisor(), balagh_test_support::start_instant(), app.app.now()).await.unwrap();
     // The first report reached its own 75% mark meanwhile, so both were escalated.
     assert_eq!((measures.counts.reports, measures.counts.followed_up, measures.counts.follow_ups, measures.counts.escalated), (2, 2, 2, 2));
     assert_eq!(measures.followed_up_share, 1.0);
+    let roads = Actor { department: Some("roads".into()), ..supervisor() };
+    let theirs = app.app.follow_up_measures(&roads, balagh_test_support::start_instant(), app.app.now()).await.unwrap();
+    assert_eq!(theirs.counts.reports, 0, "a department's supervisor measures his department");
+    let staff = Actor::new(Role::Staff, "s1");
+    assert_eq!(app.app.follow_up_measures(&staff, balagh_test_support::start_instant(), app.app.now()).await.unwrap_err().code(), "forbidden");
 }
 
 #[tokio::test]
