@@ -28,6 +28,7 @@ pub struct TestApp {
     pub app: App,
     pub clock: Arc<ManualClock>,
     database_url: String,
+    chains: String,
     database: TestDatabase,
 }
 
@@ -49,10 +50,19 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Starts a server with these web settings (the public base URL is set to the real address).
-pub async fn spawn_app_with(mut config: WebConfig) -> TestApp {
+pub async fn spawn_app_with(config: WebConfig) -> TestApp {
+    spawn(config, balagh_app::sla::DEFAULT_CHAINS).await
+}
+
+/// Starts a server whose reports climb the escalation chains in `chains` (TOML).
+pub async fn spawn_app_with_chains(chains: &str) -> TestApp {
+    spawn(WebConfig::default(), chains).await
+}
+
+async fn spawn(mut config: WebConfig, chains: &str) -> TestApp {
     let (url, database) = fresh_database().await;
     let clock = Arc::new(ManualClock::new(start_instant()));
-    let app = open_app(&url, clock.clone()).await;
+    let app = open_app(&url, clock.clone(), chains).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
     config.public_base_url = address.clone();
@@ -60,16 +70,17 @@ pub async fn spawn_app_with(mut config: WebConfig) -> TestApp {
     tokio::spawn(async move {
         axum::serve(listener, balagh_web::app(state)).await.expect("serve");
     });
-    TestApp { address, client: reqwest::Client::new(), app, clock, database_url: url, database }
+    TestApp { address, client: reqwest::Client::new(), app, clock, database_url: url, chains: chains.to_owned(), database }
 }
 
 /// Connects to the database at `url`, migrates it and loads the shipped settings, as a process
 /// starting up does.
-async fn open_app(url: &str, clock: Arc<ManualClock>) -> App {
+async fn open_app(url: &str, clock: Arc<ManualClock>, chains: &str) -> App {
     let store = Store::connect(url, PoolOptions { max_connections: 4 }).await.expect("connect to test database");
     store.migrate(start_instant()).await.expect("migrate test database");
     let catalogue = balagh_app::load_catalogue(&store, CATALOGUE, start_instant()).await.expect("load catalogue");
-    let sla = balagh_app::SlaSettings::eastern_province(&catalogue).expect("shipped SLA settings");
+    let sla = balagh_app::SlaSettings::from_toml(balagh_app::sla::DEFAULT_CALENDARS, balagh_app::sla::DEFAULT_POLICIES, chains, &catalogue)
+        .expect("valid SLA settings");
     App::new(store, catalogue, sla, clock)
 }
 
@@ -131,7 +142,7 @@ impl TestApp {
     /// Another Balagh process on the same database and clock: a second worker on PostgreSQL, or
     /// the process after a restart.
     pub async fn another_process(&self) -> App {
-        open_app(&self.database_url, self.clock.clone()).await
+        open_app(&self.database_url, self.clock.clone(), &self.chains).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -147,6 +158,11 @@ impl TestApp {
     pub async fn api_key_for_position(&self, role: Role, department: Option<&str>, position: Option<Position>) -> String {
         let name = format!("{}-{}", role.as_str(), random_suffix());
         self.app.create_api_key(&name, role, department, position).await.expect("create api key")
+    }
+
+    /// A fresh API key named `name` (escalations to `user:<name>` are addressed to it).
+    pub async fn api_key_named(&self, name: &str, role: Role, department: Option<&str>) -> String {
+        self.app.create_api_key(name, role, department, None).await.expect("create api key")
     }
 
     /// `POST /api/v1/reports` with a JSON body.

@@ -414,3 +414,46 @@ async fn bad_follow_ups_get_a_clear_answer_and_change_nothing() {
     assert_eq!(refused(app.app.follow_up(ticket, "0512345678", Some("again"), Channel::App).await), "report_closed");
     assert_eq!(footprint(&app.app, ticket).await, closed);
 }
+
+const USER_CHAIN: &str = r#"
+follow_up_idle_hours = 1
+
+[[chains]]
+name = "default"
+reminder_interval_hours = 2
+levels = [
+  { trigger = "no activity 1h", targets = ["user:lead-1", "team:rapid"], actions = ["notify", "reassign", "flag"] },
+  { trigger = "breach", targets = ["deputy_for_services"], actions = ["raise_priority"] },
+]
+"#;
+
+#[tokio::test]
+async fn a_level_can_reassign_to_a_person_who_then_finds_it_escalated_to_him() {
+    let app = balagh_test_support::spawn_app_with_chains(USER_CHAIN).await;
+    let ticket = open(&app, json!({})).await;
+    // Activity resets the "no activity" trigger: a comment half an hour in moves it.
+    let opened = app.app.now();
+    app.clock.advance(SignedDuration::from_mins(30));
+    app.app.comment(ticket, "container reported to the contractor", false, &supervisor(), Channel::Web).await.unwrap();
+    assert_eq!(timer(&app.app, ticket).await, Some(opened + SignedDuration::from_mins(90)));
+    fire_next(&app, ticket, at("2027-01-01T00:00:00Z")).await.expect("level 1");
+    let report = app.app.report(ticket).await.unwrap();
+    assert_eq!((report.assignment.user.as_deref(), report.assignment.team.as_deref()), (Some("lead-1"), Some("rapid")));
+    assert!(report.escalation.flagged);
+    let recipients: Vec<String> = app.app.store.db.outbox(Some(ticket.report_id()), 10).await.unwrap().into_iter().map(|m| m.recipient).collect();
+    assert_eq!(recipients, ["user:lead-1", "team:rapid@cleanliness"]);
+
+    let key = app.api_key_named("lead-1", Role::Staff, Some("cleanliness")).await;
+    let mine: Value = app.client.get(app.url("/api/v1/escalations?mine=true")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    let rows = mine["escalations"].as_array().expect("a list");
+    assert_eq!(rows.len(), 1, "{mine}");
+    assert_eq!(rows[0]["target"], "user:lead-1");
+    let id = rows[0]["id"].as_i64().unwrap();
+    let acknowledged = app.client.post(app.url(&format!("/api/v1/escalations/{id}/acknowledge"))).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(acknowledged.status(), 200);
+
+    // A level without `notify` acts but sends nothing.
+    fire_next(&app, ticket, at("2027-01-01T00:00:00Z")).await.expect("level 2");
+    assert_eq!(app.app.report(ticket).await.unwrap().priority, Priority::High);
+    assert_eq!(app.app.store.db.outbox(Some(ticket.report_id()), 10).await.unwrap().len(), 2);
+}
