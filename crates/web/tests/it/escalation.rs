@@ -457,3 +457,29 @@ async fn a_level_can_reassign_to_a_person_who_then_finds_it_escalated_to_him() {
     assert_eq!(app.app.report(ticket).await.unwrap().priority, Priority::High);
     assert_eq!(app.app.store.db.outbox(Some(ticket.report_id()), 10).await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_worker_killed_at_any_point_of_its_commit_leaves_each_step_fired_exactly_once() {
+    let app = spawn_app().await;
+    let tickets = open_many(&app, 12).await;
+    let now = app.app.now();
+    let doomed = worker(&app.app, "doomed");
+    assert_eq!(doomed.claim(now).await.unwrap().len(), tickets.len());
+    for (i, ticket) in tickets.iter().enumerate() {
+        // Kill the firing task after a different number of steps each time: before it starts,
+        // in the middle of its transaction, or after it committed.
+        let (app_for_task, owner, id) = (app.app.clone(), doomed.owner().to_owned(), ticket.report_id());
+        let task = tokio::spawn(async move { app_for_task.fire_claimed(&owner, &[id], now).await });
+        for _ in 0..i * 3 {
+            tokio::task::yield_now().await;
+        }
+        task.abort();
+        let _ = task.await;
+    }
+    let later = now + balagh_app::worker::LEASE + SignedDuration::from_secs(1);
+    worker(&app.app, "survivor").run_once(later).await.unwrap();
+    for ticket in tickets {
+        assert_eq!(steps(&app.app, ticket).await[..1], [(0, 0, 1)], "{ticket}");
+        assert_eq!(escalations(&app.app, ticket).await.iter().filter(|e| e.step == 0).count(), 1, "{ticket}");
+    }
+}
