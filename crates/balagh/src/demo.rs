@@ -7,6 +7,11 @@
 //!
 //! Generation is pure (`generate_chunk`) and runs on a blocking thread one chunk ahead of the
 //! database, which stores each chunk in one transaction.
+//!
+//! `open` adds a backlog of open reports with escalation timers at and after a chosen instant, for
+//! measuring the escalation worker.
+
+pub mod open;
 
 use crate::eastern_province::{CITIES, City};
 use anyhow::Context as _;
@@ -218,48 +223,21 @@ impl<'c> Plan<'c> {
             (None, None) => return None,
         };
         let is_inquiry = service.kind == ContactKind::Inquiry;
-        let channel = CHANNELS[if is_inquiry { self.inquiry_channels.sample(rng) } else { self.report_channels.sample(rng) }].0;
-        let language = LANGUAGES[self.languages.sample(rng)].0;
-        let arabic = language == "ar";
-        let city = &CITIES[self.cities.sample(rng)];
-        let district = city.districts.choose(rng).copied().unwrap_or(("", ""));
-        let draft = self.draft(rng, service, channel, language, city, district, created_at, id);
-        let new_report = match NewReport::validate(&draft, channel, self.catalogue) {
-            Ok(report) => report,
-            Err(errors) => {
-                debug_assert!(false, "demo draft for '{}' is invalid: {errors:?}", service.code);
-                tracing::warn!(service = %service.code, ?errors, "skipping an invalid demo draft");
-                return None;
-            }
-        };
+        let opening = self.opening(rng, service, id, created_at)?;
+        let new_report = opening.new_report;
         let expected_at = self.sla.expected_resolution(&new_report.department, &new_report.service_code, new_report.priority, created_at);
         let report = new_report.into_report(id, created_at, Some(expected_at));
-
-        let agent = Actor::new(Role::Agent, format!("agent-{:03}", rng.random_range(1..=80)));
-        let created_by = match channel {
-            Channel::Phone | Channel::WalkIn | Channel::Email | Channel::X | Channel::Facebook | Channel::Telegram => agent.clone(),
-            Channel::Api => Actor::new(Role::Integration, "open311-partner"),
-            Channel::System => Actor::system(),
-            Channel::Ivr | Channel::App | Channel::Web | Channel::Whatsapp | Channel::Sms => Actor::beneficiary(),
-        };
-        let created = Event {
-            at: created_at,
-            actor: created_by,
-            channel,
-            public: true,
-            kind: EventKind::Created { kind: report.kind, service_code: report.service_code.clone(), priority: report.priority },
-            note: None,
-        };
+        let created = created_event(&report, opening.created_by, opening.channel);
         let age_days = (now.as_second() - created_at.as_second()) / DAY;
         let mut story = Story {
             clock: created_at,
             now,
             // Recent reports are still being worked; a few old ones were left behind.
             stall_chance: if age_days < 30 { 0.05 } else { 0.006 },
-            arabic,
+            arabic: opening.arabic,
             group: group_of(service),
-            agent,
-            city_slug: city.slug,
+            agent: opening.agent,
+            city_slug: opening.city_slug,
             scores: self.scores,
             events: vec![created],
             ratings: Vec::new(),
@@ -276,6 +254,35 @@ impl<'c> Plan<'c> {
         let history = balagh_app::sla::status_history(&story.events);
         let next_due = self.sla.next_escalation_due(&story.report, &history, now);
         Some(SeedReport { report: story.report, events: story.events, ratings: story.ratings, next_due })
+    }
+
+    /// A contact as it is opened: the validated report a channel adapter would hand over for
+    /// `service`, the channel it came through, who opened it, and the agent who handles it.
+    /// `None` only if the draft fails validation, which would be a bug in the tables here.
+    fn opening(&self, rng: &mut SmallRng, service: &Service, id: ReportId, created_at: Timestamp) -> Option<Opening> {
+        let is_inquiry = service.kind == ContactKind::Inquiry;
+        let channel = CHANNELS[if is_inquiry { self.inquiry_channels.sample(rng) } else { self.report_channels.sample(rng) }].0;
+        let language = LANGUAGES[self.languages.sample(rng)].0;
+        let arabic = language == "ar";
+        let city = &CITIES[self.cities.sample(rng)];
+        let district = city.districts.choose(rng).copied().unwrap_or(("", ""));
+        let draft = self.draft(rng, service, channel, language, city, district, created_at, id);
+        let new_report = match NewReport::validate(&draft, channel, self.catalogue) {
+            Ok(report) => report,
+            Err(errors) => {
+                debug_assert!(false, "demo draft for '{}' is invalid: {errors:?}", service.code);
+                tracing::warn!(service = %service.code, ?errors, "skipping an invalid demo draft");
+                return None;
+            }
+        };
+        let agent = Actor::new(Role::Agent, format!("agent-{:03}", rng.random_range(1..=80)));
+        let created_by = match channel {
+            Channel::Phone | Channel::WalkIn | Channel::Email | Channel::X | Channel::Facebook | Channel::Telegram => agent.clone(),
+            Channel::Api => Actor::new(Role::Integration, "open311-partner"),
+            Channel::System => Actor::system(),
+            Channel::Ivr | Channel::App | Channel::Web | Channel::Whatsapp | Channel::Sms => Actor::beneficiary(),
+        };
+        Some(Opening { new_report, channel, arabic, city_slug: city.slug, agent, created_by })
     }
 
     /// The draft a channel adapter would hand over for this contact.
@@ -366,6 +373,30 @@ impl<'c> Plan<'c> {
         }
         draft.attributes = answers(rng, service, arabic, created_at, id);
         draft
+    }
+}
+
+/// A contact as it is opened, before anything happens to it.
+#[derive(Debug, Clone)]
+struct Opening {
+    new_report: NewReport,
+    channel: Channel,
+    arabic: bool,
+    city_slug: &'static str,
+    /// The call-center agent who handles the contact.
+    agent: Actor,
+    created_by: Actor,
+}
+
+/// The first event of `report`'s timeline.
+fn created_event(report: &Report, actor: Actor, channel: Channel) -> Event {
+    Event {
+        at: report.created_at,
+        actor,
+        channel,
+        public: true,
+        kind: EventKind::Created { kind: report.kind, service_code: report.service_code.clone(), priority: report.priority },
+        note: None,
     }
 }
 

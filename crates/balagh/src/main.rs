@@ -4,18 +4,23 @@
 mod bench;
 mod demo;
 mod eastern_province;
+mod escalations;
 mod settings;
 
 use anyhow::Context;
-use balagh_app::{App, SystemClock};
+use balagh_app::{App, EscalationWorker, SystemClock};
 use balagh_domain::escalation::Position;
 use balagh_domain::event::Role;
 use balagh_store::{PoolOptions, Store};
 use clap::{Args, Parser, Subcommand};
+use escalations::{StatementStats, StatementTable};
 use settings::{Settings, redact_url};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// The default catalogue, loaded into an empty database on first start.
 const DEFAULT_CATALOGUE: &str = include_str!("../../../catalogue/eastern-province.toml");
@@ -43,7 +48,8 @@ struct StoreFlags {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the server (migrates, loads the default catalogue on first start).
+    /// Run the server and the escalation worker (migrates, loads the default catalogue on first
+    /// start).
     Serve {
         /// ADDR:PORT to listen on (also BALAGH_LISTEN); default 127.0.0.1:8940.
         #[arg(long)]
@@ -61,16 +67,37 @@ enum Command {
         #[command(subcommand)]
         action: CatalogueAction,
     },
-    /// Fill the store with realistic demo reports.
+    /// Fill the store with realistic demo reports: a year of history (--reports), and/or a
+    /// backlog of open reports with escalation timers at and after one instant (--open-reports),
+    /// for measuring the escalation worker.
     Demo {
-        /// How many reports to create.
-        #[arg(long)]
+        /// How many contacts of the year before now to create (most closed, some still open).
+        #[arg(long, default_value_t = 0)]
         reports: u64,
+        /// How many open reports (new or assigned, none with an escalation step due before
+        /// --due-at) to create besides. Each gets its next escalation timer from its own chain.
+        #[arg(long, default_value_t = 0)]
+        open_reports: u64,
+        /// How many of the open reports have their next escalation step due exactly at --due-at
+        /// (their step came due just before it); the others come due after it, over the
+        /// following days and weeks, wherever their chains put them.
+        #[arg(long, default_value_t = 0)]
+        due: u64,
+        /// The instant the open reports are due at and seen from (RFC 3339, such as
+        /// 2026-03-15T09:30:00Z); default now. `balagh escalations run-once --at` this instant
+        /// fires the due ones.
+        #[arg(long)]
+        due_at: Option<jiff::Timestamp>,
         /// Seed for reproducible data.
         #[arg(long)]
         seed: Option<u64>,
         #[command(flatten)]
         store: StoreFlags,
+    },
+    /// Escalations: fire what is due once, or see when the next step is due.
+    Escalations {
+        #[command(subcommand)]
+        action: EscalationAction,
     },
     /// Load generators for measuring a running server.
     Bench {
@@ -101,9 +128,41 @@ enum CatalogueAction {
 }
 
 #[derive(Subcommand)]
+enum EscalationAction {
+    /// Fire every escalation step due at an instant, once (what the worker in `serve` does on each
+    /// pass), and print how many fired and how long it took.
+    RunOnce {
+        /// The instant to fire at (RFC 3339, such as 2026-03-15T09:30:00Z); default now.
+        #[arg(long)]
+        at: Option<jiff::Timestamp>,
+        /// Also print the SQL statements run, by kind, with their total time.
+        #[arg(long)]
+        sql_profile: bool,
+        #[command(flatten)]
+        store: StoreFlags,
+    },
+    /// Print when the worker next has something to do (a step due, or a claim's lease running
+    /// out), or "nothing due".
+    Next {
+        #[command(flatten)]
+        store: StoreFlags,
+    },
+}
+
+#[derive(Subcommand)]
 enum BenchAction {
     /// Drive report creates over HTTP and print creates/s and latency percentiles.
     Intake(bench::IntakeArgs),
+    /// Run the escalation worker against the store for a while and print the process CPU time
+    /// used meanwhile, the worker's passes and the SQL the process ran (with nothing due: what an
+    /// idle worker costs).
+    IdleWorker {
+        /// How long to run, in seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[command(flatten)]
+        store: StoreFlags,
+    },
 }
 
 #[derive(Subcommand)]
@@ -151,9 +210,17 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref(), std::env::vars())?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Commands that report the SQL they ran count sqlx's statement events, whatever the log level.
+    let counts_statements = matches!(
+        cli.command,
+        Command::Bench { action: BenchAction::IdleWorker { .. } } | Command::Escalations { action: EscalationAction::RunOnce { sql_profile: true, .. } }
+    );
+    let statements = counts_statements.then(StatementStats::default);
+    let statement_layer =
+        statements.clone().map(|stats| stats.with_filter(tracing_subscriber::filter::Targets::new().with_target("sqlx::query", tracing::Level::DEBUG)));
+    tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter)).with(statement_layer).init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(run(cli.command, settings))
+    runtime.block_on(run(cli.command, settings, statements.unwrap_or_default()))
 }
 
 fn apply_store_flags(mut settings: Settings, flags: &StoreFlags) -> Settings {
@@ -182,14 +249,16 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// Opens the store, loads the catalogue in force and the SLA calendars, policies and escalation
+/// chains (the files the settings name, or the shipped ones).
 async fn open_app(settings: &Settings) -> anyhow::Result<App> {
     let store = open_store(settings).await?;
     let catalogue = balagh_app::load_catalogue(&store, DEFAULT_CATALOGUE, jiff::Timestamp::now()).await.context("cannot load the catalogue")?;
-    let sla = balagh_app::SlaSettings::eastern_province(&catalogue).context("the shipped SLA calendars and policies are invalid")?;
+    let sla = settings.sla_settings(&catalogue)?;
     Ok(App::new(store, catalogue, sla, Arc::new(SystemClock)))
 }
 
-async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+async fn run(command: Command, settings: Settings, statements: StatementStats) -> anyhow::Result<()> {
     match command {
         Command::Serve { listen, store } => {
             let mut settings = apply_store_flags(settings, &store);
@@ -217,19 +286,64 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             print!("{}", app.catalogue().to_toml());
             Ok(())
         }
-        Command::Demo { reports, seed, store } => {
+        Command::Demo { reports, open_reports, due, due_at, seed, store } => {
+            anyhow::ensure!(reports > 0 || open_reports > 0, "say how many reports to create: --reports N, --open-reports N, or both");
+            anyhow::ensure!(due <= open_reports, "--due ({due}) cannot exceed --open-reports ({open_reports})");
             let app = open_app(&apply_store_flags(settings, &store)).await?;
-            let options = demo::DemoOptions { reports, seed, show_progress: true };
-            let summary = demo::run(&app.store, app.catalogue(), app.sla(), jiff::Timestamp::now(), &options).await?;
-            println!("created {} demo reports in {:.1} s ({:.0}/s)", summary.reports, summary.seconds, summary.reports as f64 / summary.seconds.max(1e-9));
-            for (kind, count) in &summary.by_kind {
-                println!("  {kind}: {count}");
+            if reports > 0 {
+                let options = demo::DemoOptions { reports, seed, show_progress: true };
+                let summary = demo::run(&app.store, app.catalogue(), app.sla(), jiff::Timestamp::now(), &options).await?;
+                println!("created {} demo reports in {:.1} s ({:.0}/s)", summary.reports, summary.seconds, summary.reports as f64 / summary.seconds.max(1e-9));
+                for (kind, count) in &summary.by_kind {
+                    println!("  {kind}: {count}");
+                }
+            }
+            if open_reports > 0 {
+                let due_at = due_at.unwrap_or_else(|| app.now());
+                let options = demo::open::OpenOptions { reports: open_reports, due, due_at, seed, show_progress: true };
+                let summary = demo::open::run(&app.store, app.catalogue(), app.sla(), &options).await?;
+                println!(
+                    "created {} open reports ({} assigned) in {:.1} s ({:.0}/s)",
+                    summary.reports,
+                    summary.assigned,
+                    summary.seconds,
+                    summary.reports as f64 / summary.seconds.max(1e-9)
+                );
+                println!("  next escalation step due at {due_at}: {}", summary.due);
+                match summary.latest_due {
+                    Some(latest) => println!("  due after it, until {latest}: {}", summary.reports - summary.due),
+                    None => println!("  due after it: 0"),
+                }
+            }
+            Ok(())
+        }
+        Command::Escalations { action: EscalationAction::RunOnce { at, sql_profile, store } } => {
+            let app = open_app(&apply_store_flags(settings, &store)).await?;
+            let before = statements.snapshot();
+            let run = escalations::run_once(&app, at.unwrap_or_else(|| app.now())).await?;
+            println!("{run}");
+            if sql_profile {
+                print!("{}", StatementTable(&StatementStats::difference(&statements.snapshot(), &before)));
+            }
+            Ok(())
+        }
+        Command::Escalations { action: EscalationAction::Next { store } } => {
+            let app = open_app(&apply_store_flags(settings, &store)).await?;
+            match escalations::next(&app).await? {
+                Some(at) => println!("{at}"),
+                None => println!("nothing due"),
             }
             Ok(())
         }
         Command::Bench { action: BenchAction::Intake(args) } => {
             let report = bench::run_intake(&args).await?;
             println!("{report}");
+            Ok(())
+        }
+        Command::Bench { action: BenchAction::IdleWorker { seconds, store } } => {
+            let app = open_app(&apply_store_flags(settings, &store)).await?;
+            let measured = escalations::idle_worker(app, seconds, &statements).await?;
+            print!("{measured}");
             Ok(())
         }
         Command::Admin { action: AdminAction::ApiKey { action } } => admin_api_key(settings, action).await,
@@ -289,6 +403,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         public_base_url: base.clone(),
         ..balagh_web::WebConfig::default()
     };
+    // Signal handlers are in place before the banner tells anyone the server is up.
+    let shutdown = shutdown_signal()?;
+    let worker = EscalationWorker::for_this_process(app.clone());
+    tracing::info!(owner = worker.owner(), "escalation worker running");
+    let worker = tokio::spawn(worker.run(shutdown.clone().stopped()));
     let state = balagh_web::AppState { app, config: Arc::new(config), metrics: Some(metrics) };
     // A closed standard output (a detached terminal) must not stop the server: write errors are ignored.
     let banner = format!(
@@ -296,25 +415,50 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         redact_url(&settings.database_url())
     );
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
-    axum::serve(listener, balagh_web::app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    if let Err(error) = axum::serve(listener, balagh_web::app(state)).with_graceful_shutdown(shutdown.stopped()).await {
+        worker.abort();
+        return Err(error).context("the HTTP server failed");
+    }
+    // The worker saw the same signal; a pass in progress finishes its transaction first.
+    worker.await.context("the escalation worker failed")?;
+    tracing::info!("escalation worker stopped");
     tracing::info!("Balagh stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            signal.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+/// Ctrl-C or SIGTERM, seen by every holder of a clone (the HTTP server and the worker).
+#[derive(Clone)]
+struct Shutdown(tokio::sync::watch::Receiver<bool>);
+
+impl Shutdown {
+    /// Resolves once the signal has come.
+    async fn stopped(mut self) {
+        // An error means the sender is gone, which happens only after the signal.
+        let _ = self.0.wait_for(|stopped| *stopped).await;
     }
+}
+
+/// Installs the signal handlers now (so a signal that arrives before anything waits on it is not
+/// lost or fatal) and returns what resolves when one arrives.
+fn shutdown_signal() -> anyhow::Result<Shutdown> {
+    let (sender, receiver) = tokio::sync::watch::channel(false);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle Ctrl-C")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
+            }
+            let _ = sender.send(true);
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = sender.send(true);
+    });
+    Ok(Shutdown(receiver))
 }

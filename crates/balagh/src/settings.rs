@@ -3,6 +3,8 @@
 //! `BALAGH_` variable is an error that names it. `Debug` never shows secrets.
 
 use anyhow::{Context, bail};
+use balagh_app::{AppError, SlaSettings};
+use balagh_domain::Catalogue;
 use serde::Deserialize;
 use std::fmt;
 use std::net::SocketAddr;
@@ -27,6 +29,12 @@ pub struct Settings {
     pub max_connections: u32,
     /// Log filter, e.g. `info` or `balagh=debug,info`.
     pub log: String,
+    /// The business calendars to use instead of the shipped `catalogue/calendar-eastern-province.toml`.
+    pub calendars_file: Option<PathBuf>,
+    /// The SLA policies to use instead of the shipped `catalogue/sla-policies.toml`.
+    pub sla_policies_file: Option<PathBuf>,
+    /// The escalation chains to use instead of the shipped `catalogue/escalation-chains.toml`.
+    pub escalation_chains_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -40,12 +48,27 @@ impl Default for Settings {
             max_body_bytes: 64 * 1024,
             max_connections: 16,
             log: "info".into(),
+            calendars_file: None,
+            sla_policies_file: None,
+            escalation_chains_file: None,
         }
     }
 }
 
 /// Keys settable from the environment as `BALAGH_<KEY>` (upper case).
-const KEYS: &[&str] = &["listen", "data_dir", "database_url", "jurisdiction_id", "public_base_url", "max_body_bytes", "max_connections", "log"];
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "jurisdiction_id",
+    "public_base_url",
+    "max_body_bytes",
+    "max_connections",
+    "log",
+    "calendars_file",
+    "sla_policies_file",
+    "escalation_chains_file",
+];
 /// `BALAGH_` variables that are not settings but are read elsewhere.
 const OTHER_VARIABLES: &[&str] = &["BALAGH_CONFIG", "BALAGH_BENCH_API_KEY", "BALAGH_TEST_DATABASE_URL"];
 
@@ -87,6 +110,48 @@ impl Settings {
     pub fn public_base_url(&self) -> String {
         self.public_base_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
     }
+
+    /// The business calendars, SLA policies and escalation chains in force: each from the file its
+    /// setting names, or the shipped one when unset, checked against each other and `catalogue`.
+    /// A file that cannot be read or is invalid is an error naming the setting, the file and the
+    /// problem (the domain's message names the calendar, rule, chain or level at fault).
+    pub fn sla_settings(&self, catalogue: &Catalogue) -> anyhow::Result<SlaSettings> {
+        let files = [
+            SlaFile { setting: "calendars_file", field: "calendars", what: "business calendars", path: self.calendars_file.as_deref() },
+            SlaFile { setting: "sla_policies_file", field: "sla_policies", what: "SLA policies", path: self.sla_policies_file.as_deref() },
+            SlaFile { setting: "escalation_chains_file", field: "escalation_chains", what: "escalation chains", path: self.escalation_chains_file.as_deref() },
+        ];
+        let shipped = [balagh_app::sla::DEFAULT_CALENDARS, balagh_app::sla::DEFAULT_POLICIES, balagh_app::sla::DEFAULT_CHAINS];
+        let mut texts = Vec::with_capacity(files.len());
+        for (file, shipped) in files.iter().zip(shipped) {
+            texts.push(match file.path {
+                Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {} {}", file.setting, path.display()))?,
+                None => shipped.to_owned(),
+            });
+        }
+        SlaSettings::from_toml(&texts[0], &texts[1], &texts[2], catalogue).map_err(|error| {
+            let (field, problem) = match error {
+                AppError::Invalid(field_error) => (field_error.field, field_error.message),
+                other => (String::new(), other.to_string()),
+            };
+            match files.iter().find(|file| file.field == field) {
+                Some(SlaFile { setting, path: Some(path), .. }) => anyhow::anyhow!("invalid {setting} {}: {problem}", path.display()),
+                Some(SlaFile { setting, what, path: None, .. }) => {
+                    anyhow::anyhow!("the shipped {what} (used because {setting} is not set) do not fit this catalogue or the other files: {problem}")
+                }
+                None => anyhow::anyhow!("invalid SLA settings: {problem}"),
+            }
+        })
+    }
+}
+
+/// One of the SLA files: its setting, the field the application's errors name it by, and the
+/// file the setting names, if any.
+struct SlaFile<'a> {
+    setting: &'static str,
+    field: &'static str,
+    what: &'static str,
+    path: Option<&'a Path>,
 }
 
 /// An environment value as TOML would read it (numbers, booleans), else as a string.
@@ -124,6 +189,9 @@ impl fmt::Debug for Settings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_connections", &self.max_connections)
             .field("log", &self.log)
+            .field("calendars_file", &self.calendars_file)
+            .field("sla_policies_file", &self.sla_policies_file)
+            .field("escalation_chains_file", &self.escalation_chains_file)
             .finish()
     }
 }
@@ -167,5 +235,29 @@ mod tests {
         let shown = format!("{settings:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("postgres://balagh:***@db.example:5432/balagh"), "{shown}");
+    }
+
+    #[test]
+    fn sla_files_come_from_the_file_or_the_environment_and_a_bad_one_names_its_setting_and_problem() {
+        let catalogue = Catalogue::from_toml(include_str!("../../../catalogue/eastern-province.toml")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (config, chains, broken) = (dir.path().join("balagh.toml"), dir.path().join("chains.toml"), dir.path().join("broken.toml"));
+        std::fs::write(&chains, balagh_app::sla::DEFAULT_CHAINS.replace("follow_up_idle_hours = 14", "follow_up_idle_hours = 3")).unwrap();
+        std::fs::write(&broken, balagh_app::sla::DEFAULT_CHAINS.replace("targets = [\"mayors_office\"]", "targets = [\"night_watchman\"]")).unwrap();
+        std::fs::write(&config, format!("escalation_chains_file = {:?}\n", broken.display().to_string())).unwrap();
+
+        let shipped = Settings::load(None, vars(&[])).unwrap().sla_settings(&catalogue).unwrap();
+        assert_eq!(shipped.chains.follow_up_idle_minutes(), 14 * 60);
+        let from_file = Settings::load(Some(&config), vars(&[])).unwrap();
+        let error = format!("{:#}", from_file.sla_settings(&catalogue).unwrap_err());
+        assert!(error.contains("invalid escalation_chains_file") && error.contains("broken.toml"), "{error}");
+        assert!(error.contains("unknown target 'night_watchman'"), "{error}");
+        let chains_env = chains.display().to_string();
+        let from_env = Settings::load(Some(&config), vars(&[("BALAGH_ESCALATION_CHAINS_FILE", &chains_env)])).unwrap();
+        assert_eq!(from_env.sla_settings(&catalogue).unwrap().chains.follow_up_idle_minutes(), 3 * 60, "the environment beats the file");
+
+        let missing = Settings::load(None, vars(&[("BALAGH_CALENDARS_FILE", "/nonexistent/calendars.toml")])).unwrap();
+        let error = format!("{:#}", missing.sla_settings(&catalogue).unwrap_err());
+        assert!(error.contains("cannot read calendars_file /nonexistent/calendars.toml"), "{error}");
     }
 }

@@ -1,9 +1,11 @@
 //! The binary as a newcomer and a script use it: serve on an embedded database with no
 //! configuration, keys printed alone on the last line, the catalogue round trip, settings errors,
-//! and reports that survive the process being killed.
+//! reports that survive the process being killed, deployment SLA files, and escalations fired
+//! once from the command line.
 
+use balagh_app::sla::{DEFAULT_CALENDARS, DEFAULT_CHAINS, DEFAULT_POLICIES};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -118,4 +120,168 @@ fn demo_fills_the_store_with_realistic_reports() {
     let dir = tempfile::tempdir().unwrap();
     let output = run_ok(dir.path(), &["demo", "--reports", "500", "--seed", "7"]);
     assert!(output.contains("created 500 demo reports"), "{output}");
+}
+
+/// The instant the open reports of the escalation tests are due at: a Sunday morning in Riyadh.
+const DUE_AT: &str = "2026-03-15T06:30:00Z";
+
+fn run_err(command: &mut Command) -> String {
+    let output = command.output().expect("run balagh");
+    assert!(!output.status.success(), "balagh should have refused to start: {}", String::from_utf8_lossy(&output.stdout));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Starts `serve` and expects it to stop before serving: its standard output ends without the
+/// banner. Returns its standard error.
+fn serve_refused(command: &mut Command) -> String {
+    let mut child = command.args(["serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start server");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut first).expect("read stdout");
+    if !first.is_empty() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("serve started despite a bad SLA file: {first}");
+    }
+    let status = child.wait().expect("wait for serve");
+    assert!(!status.success());
+    let mut stderr = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).expect("read stderr");
+    stderr
+}
+
+#[test]
+fn a_bad_sla_file_stops_serve_and_escalations_at_start_naming_the_setting_the_file_and_the_problem() {
+    // (setting, file content, what the message must say)
+    let cases = [
+        (
+            "escalation_chains_file",
+            format!(
+                "{DEFAULT_CHAINS}\n[[chains]]\nname = \"night desk\"\ndepartment = \"roads\"\npriority = \"low\"\nreminder_interval_hours = 7\nlevels = []\n"
+            ),
+            "escalation chain 'night desk': a chain needs at least one level",
+        ),
+        (
+            "escalation_chains_file",
+            DEFAULT_CHAINS.replacen("targets = [\"mayors_office\"]", "targets = [\"night_watchman\"]", 1),
+            "escalation chain 'default': level 4: unknown target 'night_watchman'",
+        ),
+        (
+            "calendars_file",
+            DEFAULT_CALENDARS.replacen("working_hours = [\"07:30-14:30\"]", "working_hours = [\"07:30-12:00\", \"11:00-14:30\"]", 1),
+            "overlaps",
+        ),
+        ("sla_policies_file", DEFAULT_POLICIES.replacen("resolution_minutes = 2100", "resolution_minutes = -60", 1), "targets must be positive minutes"),
+    ];
+    for (setting, content, problem) in cases {
+        assert!(!content.is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(format!("{setting}.toml"));
+        std::fs::write(&file, &content).unwrap();
+        let path = file.to_str().unwrap();
+        let expected = format!("invalid {setting} {path}");
+        // Through the environment, at `serve`.
+        let variable = format!("BALAGH_{}", setting.to_ascii_uppercase());
+        let stderr = serve_refused(balagh(dir.path()).env(&variable, path));
+        assert!(stderr.contains(&expected) && stderr.contains(problem), "serve with {variable}: {stderr}");
+        // Through the config file, at `escalations run-once`.
+        std::fs::write(dir.path().join("balagh.toml"), format!("{setting} = {path:?}\n")).unwrap();
+        let stderr = run_err(balagh(dir.path()).args(["--config", "balagh.toml", "escalations", "run-once"]));
+        assert!(stderr.contains(&expected) && stderr.contains(problem), "run-once with {setting} in the config file: {stderr}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = run_err(balagh(dir.path()).args(["escalations", "run-once"]).env("BALAGH_SLA_POLICIES_FILE", "missing.toml"));
+    assert!(stderr.contains("cannot read sla_policies_file missing.toml"), "{stderr}");
+}
+
+/// Reads the stored escalations of the SQLite database in `dir`.
+async fn stored_escalations(dir: &Path) -> Vec<balagh_app::StoredEscalation> {
+    let url = format!("sqlite://{}", dir.join("balagh-data/balagh.db").display());
+    let store = balagh_store::Store::connect(&url, balagh_store::PoolOptions::default()).await.unwrap();
+    let escalations = store.db.escalations(&balagh_store::EscalationFilter { limit: 1_000, ..Default::default() }).await.unwrap();
+    store.db.close().await;
+    escalations
+}
+
+#[tokio::test]
+async fn escalations_run_once_fires_what_is_due_at_the_instant_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = run_ok(dir.path(), &["demo", "--open-reports", "200", "--due", "10", "--due-at", DUE_AT, "--seed", "3"]);
+    assert!(loaded.contains("created 200 open reports") && loaded.contains(&format!("due at {DUE_AT}: 10")), "{loaded}");
+    assert_eq!(run_ok(dir.path(), &["escalations", "next"]).trim(), DUE_AT);
+    let early = run_ok(dir.path(), &["escalations", "run-once", "--at", "2026-03-15T06:29:59Z"]);
+    assert!(early.starts_with("fired 0 escalations in "), "{early}");
+
+    let fired = run_ok(dir.path(), &["escalations", "run-once", "--at", DUE_AT]);
+    assert!(fired.starts_with("fired 10 escalations in ") && fired.trim_end().ends_with(" ms"), "{fired}");
+    let again = run_ok(dir.path(), &["escalations", "run-once", "--at", DUE_AT]);
+    assert!(again.starts_with("fired 0 escalations in "), "exactly once: {again}");
+    let next: jiff::Timestamp = run_ok(dir.path(), &["escalations", "next"]).trim().parse().expect("an instant");
+    assert!(next > DUE_AT.parse().unwrap());
+
+    // Each report climbed the first level of its own chain, once.
+    let escalations = stored_escalations(dir.path()).await;
+    let reports: std::collections::BTreeSet<i64> = escalations.iter().map(|e| e.report_id.0).collect();
+    assert_eq!(reports.len(), 10, "{escalations:?}");
+    assert!(escalations.iter().all(|e| (e.round, e.step, e.level) == (0, 0, 1) && e.fired_at == DUE_AT.parse().unwrap()), "{escalations:?}");
+}
+
+#[tokio::test]
+async fn a_deployment_escalation_chain_file_is_the_one_the_worker_climbs() {
+    let dir = tempfile::tempdir().unwrap();
+    let chains = "follow_up_idle_hours = 14\n\n[[chains]]\nname = \"night desk first\"\nreminder_interval_hours = 7\nlevels = [\n  \
+                  { trigger = \"immediately\", targets = [\"user:night-desk\"], actions = [\"notify\"] },\n  \
+                  { trigger = \"breach\", targets = [\"department_manager\"], actions = [\"notify\"] },\n]\n";
+    std::fs::write(dir.path().join("chains.toml"), chains).unwrap();
+    std::fs::write(dir.path().join("balagh.toml"), "escalation_chains_file = \"chains.toml\"\n").unwrap();
+    let with_config = |args: &[&str]| {
+        let output = balagh(dir.path()).args(["--config", "balagh.toml"]).args(args).output().unwrap();
+        assert!(output.status.success(), "balagh {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    with_config(&["demo", "--open-reports", "20", "--due", "20", "--due-at", DUE_AT]);
+    assert!(with_config(&["escalations", "run-once", "--at", DUE_AT]).starts_with("fired 20 escalations"));
+    let escalations = stored_escalations(dir.path()).await;
+    assert_eq!(escalations.len(), 20);
+    assert!(escalations.iter().all(|e| e.target == "user:night-desk"), "{escalations:?}");
+}
+
+#[test]
+fn serve_runs_the_escalation_worker_and_stops_it_with_the_server_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = balagh(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("BALAGH_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start server");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut banner = String::new();
+    stdout.read_line(&mut banner).expect("banner");
+    assert!(banner.contains("serving on"), "{banner}");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("run kill");
+    assert!(killed.success());
+    let status = child.wait().expect("wait for serve");
+    let mut stderr = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut stderr).unwrap();
+    assert!(status.success(), "a graceful stop exits 0: {status:?}\n{stderr}");
+    let worker = stderr.find("escalation worker running").expect("the start line says the worker runs");
+    let stopped = stderr.find("escalation worker stopped").expect("the worker stops with the server");
+    assert!(worker < stopped && stderr.contains("Balagh stopped"), "{stderr}");
+}
+
+#[test]
+fn an_idle_worker_bench_counts_its_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    // With no time to wait, the worker makes its first pass and stops.
+    let output = run_ok(dir.path(), &["bench", "idle-worker", "--seconds", "0"]);
+    assert!(output.contains(", 1 passes, process CPU time "), "{output}");
+    assert!(output.contains("next escalation due at the start: nothing due"), "{output}");
+}
+
+#[test]
+fn demo_needs_something_to_create_and_no_more_due_reports_than_open_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run_err(balagh(dir.path()).args(["demo"])).contains("--open-reports"));
+    assert!(run_err(balagh(dir.path()).args(["demo", "--open-reports", "5", "--due", "6"])).contains("cannot exceed"));
 }
