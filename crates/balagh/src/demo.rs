@@ -102,6 +102,8 @@ pub async fn run(store: &Store, catalogue: &Catalogue, sla: &SlaSettings, now: T
         progress.inc(seeds.len() as u64);
     }
     progress.finish();
+    // Plans made for the empty tables would otherwise serve the first queries on the new data.
+    store.db.analyze().await.context("refreshing planner statistics")?;
     let seconds = started.elapsed().as_secs_f64();
     tracing::info!(reports = stored, seconds, per_second = stored as f64 / seconds.max(1e-9), "demo data stored");
     Ok(DemoSummary { reports: stored, by_kind, seconds })

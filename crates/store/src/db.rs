@@ -92,6 +92,15 @@ impl Db {
         Ok(())
     }
 
+    /// Refreshes the query planner's statistics (after a bulk load, so the first queries do not
+    /// run on plans made for empty tables). `PRAGMA optimize` analyzes only what needs it.
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        match self {
+            Db::Pg(_) => self.execute_sql("ANALYZE").await,
+            Db::Lite { .. } => self.execute_sql("PRAGMA optimize=0x10002").await,
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Db::Pg(pool) => pool.close().await,

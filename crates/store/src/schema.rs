@@ -4,7 +4,9 @@
 
 use crate::StoreError;
 use crate::db::{Backend, Db};
-use sea_query::{ColumnDef, Expr, Index, IndexCreateStatement, PostgresQueryBuilder, Query, SqliteQueryBuilder, Table, TableCreateStatement};
+use sea_query::{
+    ColumnDef, ConditionalStatement, Expr, ExprTrait, Index, IndexCreateStatement, PostgresQueryBuilder, Query, SqliteQueryBuilder, Table, TableCreateStatement,
+};
 
 /// The first report id handed out, so that ticket numbers look like ticket numbers from day one.
 pub const FIRST_REPORT_ID: i64 = 1_000_000;
@@ -261,7 +263,21 @@ fn escalation() -> Vec<Statement> {
         Statement::Table(outbox),
         Statement::Index(unique_step.to_owned()),
         index("timers_due", "timers", &["due_at"]),
-        index("timers_lease", "timers", &["lease_until"]),
+        // Serves both wake-up lookups as index seeks, with or without planner statistics:
+        // `lease_until IS NULL ORDER BY due_at LIMIT 1` and `MIN(lease_until)`.
+        index("timers_lease_due", "timers", &["lease_until", "due_at"]),
+        // The SLA clocks read only status changes; a small partial index keeps that read an index
+        // scan even before the planner has statistics (right after a bulk load).
+        Statement::Index(
+            Index::create()
+                .name("report_events_status_changes")
+                .table("report_events")
+                .col("report_id")
+                .col("id")
+                .and_where(Expr::col("kind").eq("status_changed"))
+                .if_not_exists()
+                .to_owned(),
+        ),
         index("escalations_target", "escalations", &["target", "id"]),
         index("escalations_report", "escalations", &["report_id", "id"]),
         index("outbox_state_available", "outbox", &["state", "available_at"]),
@@ -316,4 +332,23 @@ pub async fn migrate(db: &Db, now_micros: i64) -> Result<usize, StoreError> {
 pub async fn is_current(db: &Db) -> Result<bool, StoreError> {
     let applied = applied_versions(db).await?;
     Ok(MIGRATIONS.iter().all(|m| applied.contains(&m.version)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_change_index_is_partial_on_both_backends() {
+        let statements = escalation();
+        let rendered: Vec<String> = [Backend::Sqlite, Backend::Postgres]
+            .into_iter()
+            .flat_map(|backend| statements.iter().map(move |s| s.render(backend)))
+            .filter(|sql| sql.contains("report_events_status_changes"))
+            .collect();
+        assert_eq!(rendered.len(), 2);
+        for sql in rendered {
+            assert!(sql.contains(r#"WHERE "kind" = 'status_changed'"#), "{sql}");
+        }
+    }
 }

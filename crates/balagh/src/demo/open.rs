@@ -113,6 +113,7 @@ pub async fn run(store: &Store, catalogue: &Catalogue, sla: &SlaSettings, option
         progress.inc(seeds.len() as u64);
     }
     progress.finish();
+    store.db.analyze().await.context("refreshing planner statistics")?;
     summary.seconds = started.elapsed().as_secs_f64();
     tracing::info!(reports = summary.reports, due = summary.due, seconds = summary.seconds, "open reports stored");
     Ok(summary)
