@@ -62,6 +62,7 @@ impl EscalationWorker {
             if claimed.is_empty() {
                 break;
             }
+            tracing::debug!(claimed = claimed.len(), owner = %self.owner, "claimed due timers");
             total += self.app.fire_claimed(&self.owner, &claimed, now).await?;
         }
         Ok(if total == 0 { Outcome::Idle } else { Outcome::Worked(total) })

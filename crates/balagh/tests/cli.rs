@@ -285,3 +285,53 @@ fn demo_needs_something_to_create_and_no_more_due_reports_than_open_ones() {
     assert!(run_err(balagh(dir.path()).args(["demo"])).contains("--open-reports"));
     assert!(run_err(balagh(dir.path()).args(["demo", "--open-reports", "5", "--due", "6"])).contains("cannot exceed"));
 }
+
+#[tokio::test]
+async fn a_run_killed_with_sigkill_while_firing_leaves_every_step_to_the_next_run_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(dir.path(), &["demo", "--open-reports", "3000", "--due", "3000", "--due-at", DUE_AT, "--seed", "4"]);
+    // The run logs each claimed batch of 500; it is killed as soon as the first claim is logged,
+    // somewhere between that claim and the end of the run (six batches).
+    let mut child = balagh(dir.path())
+        .args(["escalations", "run-once", "--at", DUE_AT])
+        .env("RUST_LOG", "balagh_app=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start balagh");
+    let stderr = child.stderr.take().expect("stderr");
+    let claimed = BufReader::new(stderr).lines().map_while(Result::ok).any(|line| line.contains("claimed due timers"));
+    assert!(claimed, "the run claims a batch");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    let escalated = |rows: &[balagh_app::StoredEscalation]| rows.iter().map(|e| e.report_id.0).collect::<std::collections::BTreeSet<i64>>().len();
+    let by_the_killed_run = escalated(&stored_escalations_all(dir.path()).await);
+
+    eprintln!("reports escalated by the killed run: {by_the_killed_run} of 3000");
+    // Another run, once the dead run's leases have ended, fires exactly the rest.
+    let later = (DUE_AT.parse::<jiff::Timestamp>().unwrap() + jiff::SignedDuration::from_secs(61)).to_string();
+    let rest = run_ok(dir.path(), &["escalations", "run-once", "--at", &later]);
+    assert!(rest.starts_with(&format!("fired {} escalations", 3000 - by_the_killed_run)), "{by_the_killed_run} fired before the kill; then {rest}");
+    let escalations = stored_escalations_all(dir.path()).await;
+    assert_eq!(escalated(&escalations), 3000, "every due report climbed its first level");
+    assert!(escalations.iter().all(|e| (e.round, e.step) == (0, 0)), "one step each");
+    let distinct: std::collections::BTreeSet<(i64, String)> = escalations.iter().map(|e| (e.report_id.0, e.target.clone())).collect();
+    assert_eq!(distinct.len(), escalations.len(), "no step fired twice");
+}
+
+/// Every stored escalation of the SQLite database in `dir`, page by page.
+async fn stored_escalations_all(dir: &Path) -> Vec<balagh_app::StoredEscalation> {
+    let url = format!("sqlite://{}", dir.join("balagh-data/balagh.db").display());
+    let store = balagh_store::Store::connect(&url, balagh_store::PoolOptions::default()).await.unwrap();
+    let mut all = Vec::new();
+    let mut before = None;
+    loop {
+        let filter = balagh_store::EscalationFilter { limit: 1_000, before, ..Default::default() };
+        let page = store.db.escalations(&filter).await.unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some(last.id);
+        all.extend(page);
+    }
+    store.db.close().await;
+    all
+}
