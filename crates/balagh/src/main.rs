@@ -315,6 +315,7 @@ async fn run(command: Command, settings: Settings, statements: StatementStats) -
                     None => println!("  due after it: 0"),
                 }
             }
+            app.store.db.close().await;
             Ok(())
         }
         Command::Escalations { action: EscalationAction::RunOnce { at, sql_profile, store } } => {
@@ -408,6 +409,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let worker = EscalationWorker::for_this_process(app.clone());
     tracing::info!(owner = worker.owner(), "escalation worker running");
     let worker = tokio::spawn(worker.run(shutdown.clone().stopped()));
+    let store = app.store.clone();
     let state = balagh_web::AppState { app, config: Arc::new(config), metrics: Some(metrics) };
     // A closed standard output (a detached terminal) must not stop the server: write errors are ignored.
     let banner = format!(
@@ -422,6 +424,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     // The worker saw the same signal; a pass in progress finishes its transaction first.
     worker.await.context("the escalation worker failed")?;
     tracing::info!("escalation worker stopped");
+    store.db.close().await;
     tracing::info!("Balagh stopped");
     Ok(())
 }

@@ -106,6 +106,10 @@ impl Db {
             Db::Pg(pool) => pool.close().await,
             Db::Lite { writer, readers } => {
                 readers.close().await;
+                // Fold the write-ahead log into the database so none is left behind on disk.
+                if let Err(error) = sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)").execute(writer).await {
+                    tracing::warn!(%error, "could not checkpoint the write-ahead log on close");
+                }
                 writer.close().await;
             }
         }
