@@ -3,6 +3,7 @@
 //! and has the store persist the outcome in one transaction. No HTTP here, and no SQL.
 
 pub mod clock;
+pub mod dispatch;
 pub mod error;
 pub mod escalation;
 pub mod keys;
@@ -10,8 +11,12 @@ pub mod reports;
 pub mod sla;
 pub mod worker;
 
-pub use balagh_store::{BoundingBox, Cursor, EscalationFilter, ReportFilter, StoreError, StoredEscalation, StoredEvent, StoredOutbox};
+pub use balagh_store::outbox::Outcome as OutboxOutcome;
+pub use balagh_store::{
+    BoundingBox, Cursor, EscalationFilter, OutboxFilter, OutboxState, ReportFilter, StoreError, StoredEscalation, StoredEvent, StoredOutbox,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use dispatch::{Dispatched, Dispatcher, RetryPolicy};
 pub use error::AppError;
 pub use escalation::{EscalationQuery, FollowUpMeasures, TimerSignal};
 pub use reports::{Opened, ReportQuery};

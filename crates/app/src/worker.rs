@@ -38,10 +38,9 @@ impl EscalationWorker {
         EscalationWorker { app, owner: owner.into() }
     }
 
-    /// A worker named after this process and a random suffix, unique among processes.
+    /// A worker named after this process, unique among processes.
     pub fn for_this_process(app: App) -> EscalationWorker {
-        let owner = format!("{}-{}-{:08x}", hostname(), std::process::id(), rand::random::<u32>());
-        EscalationWorker::new(app, owner)
+        EscalationWorker::new(app, process_owner())
     }
 
     pub fn owner(&self) -> &str {
@@ -101,6 +100,11 @@ impl EscalationWorker {
             }
         }
     }
+}
+
+/// A lease owner name for this process: host, process id and a random suffix.
+pub fn process_owner() -> String {
+    format!("{}-{}-{:08x}", hostname(), std::process::id(), rand::random::<u32>())
 }
 
 fn hostname() -> String {

@@ -409,6 +409,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let worker = EscalationWorker::for_this_process(app.clone());
     tracing::info!(owner = worker.owner(), "escalation worker running");
     let worker = tokio::spawn(worker.run(shutdown.clone().stopped()));
+    // Until real providers are configured, notifications are printed and filed under the data
+    // directory, so what Balagh would send is visible.
+    let outbox_dir = settings.data_dir.join("outbox");
+    let provider = Arc::new(balagh_notify::LogProvider::new(Some(outbox_dir.clone())));
+    let dispatcher = balagh_app::Dispatcher::new(app.clone(), provider, balagh_app::worker::process_owner(), balagh_app::RetryPolicy::default());
+    tracing::info!(provider = "log", directory = %outbox_dir.display(), "notification dispatcher running");
+    let dispatcher = tokio::spawn(dispatcher.run(shutdown.clone().stopped()));
     let store = app.store.clone();
     let state = balagh_web::AppState { app, config: Arc::new(config), metrics: Some(metrics) };
     // A closed standard output (a detached terminal) must not stop the server: write errors are ignored.
@@ -419,11 +426,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
     if let Err(error) = axum::serve(listener, balagh_web::app(state)).with_graceful_shutdown(shutdown.stopped()).await {
         worker.abort();
+        dispatcher.abort();
         return Err(error).context("the HTTP server failed");
     }
     // The worker saw the same signal; a pass in progress finishes its transaction first.
     worker.await.context("the escalation worker failed")?;
     tracing::info!("escalation worker stopped");
+    dispatcher.await.context("the notification dispatcher failed")?;
+    tracing::info!("notification dispatcher stopped");
     store.db.close().await;
     tracing::info!("Balagh stopped");
     Ok(())

@@ -268,6 +268,9 @@ fn serve_runs_the_escalation_worker_and_stops_it_with_the_server_on_sigterm() {
     let worker = stderr.find("escalation worker running").expect("the start line says the worker runs");
     let stopped = stderr.find("escalation worker stopped").expect("the worker stops with the server");
     assert!(worker < stopped && stderr.contains("Balagh stopped"), "{stderr}");
+    let dispatcher = stderr.find("notification dispatcher running").expect("the dispatcher runs beside the worker");
+    let dispatcher_stopped = stderr.find("notification dispatcher stopped").expect("the dispatcher stops with the server");
+    assert!(dispatcher < dispatcher_stopped && stderr.contains("balagh-data/outbox"), "{stderr}");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Escalation timers, fired escalations and the notification outbox. A report's next escalation
+//! Escalation timers and fired escalations. A report's next escalation
 //! step is one row of `timers` with its due instant, written in the same transaction as the change
 //! that moved it. Workers claim due rows with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL; the
 //! single writer on SQLite), then fire them in a second transaction that first checks the lease is
@@ -40,17 +40,6 @@ pub struct EscalationRecord {
 pub struct EscalationTarget {
     pub target: String,
     pub department: Option<String>,
-}
-
-/// A notification to deliver, written with the change that causes it. The dedupe key makes a retry
-/// of the same change a no-op: one notification per event and recipient.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxMessage {
-    pub dedupe_key: String,
-    pub topic: &'static str,
-    pub recipient: String,
-    pub payload: serde_json::Value,
-    pub created_at: Timestamp,
 }
 
 /// A stored escalation row.
@@ -333,33 +322,6 @@ impl Db {
         }
         Ok(self.fetch_optional::<FollowUpCounts, _>(&query).await?.unwrap_or_default())
     }
-
-    /// Outbox rows for a report (or all when `None`), oldest first: what the dispatcher will send.
-    pub async fn outbox(&self, report: Option<ReportId>, limit: u64) -> Result<Vec<StoredOutbox>, StoreError> {
-        let mut query = Query::select()
-            .columns(["id", "dedupe_key", "report_id", "topic", "recipient", "payload", "state", "created_at"])
-            .from("outbox")
-            .order_by("id", Order::Asc)
-            .limit(limit)
-            .to_owned();
-        if let Some(report) = report {
-            query.and_where(Expr::col("report_id").eq(report.0));
-        }
-        self.fetch_all::<StoredOutbox, _>(&query).await
-    }
-}
-
-/// An outbox row as stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct StoredOutbox {
-    pub id: i64,
-    pub dedupe_key: String,
-    pub report_id: Option<i64>,
-    pub topic: String,
-    pub recipient: String,
-    pub payload: String,
-    pub state: String,
-    pub created_at: i64,
 }
 
 async fn status_histories(tx: &mut Tx<'_>, ids: &[ReportId]) -> Result<HashMap<ReportId, StatusHistory>, StoreError> {
@@ -454,29 +416,7 @@ pub(crate) async fn write_effects(tx: &mut Tx<'_>, changes: &[&ReportChange]) ->
         tx.execute(&insert).await?;
     }
     let messages: Vec<_> = changes.iter().flat_map(|c| c.outbox.iter().map(move |m| (c.report.id, m))).collect();
-    for chunk in messages.chunks(ROWS_PER_INSERT) {
-        let mut insert = Query::insert();
-        insert
-            .into_table("outbox")
-            .columns(["dedupe_key", "report_id", "topic", "recipient", "payload", "state", "attempts", "created_at", "available_at"])
-            .on_conflict(OnConflict::column("dedupe_key").do_nothing().to_owned());
-        for (id, message) in chunk {
-            insert
-                .values([
-                    Expr::val(message.dedupe_key.clone()),
-                    Expr::val(id.0),
-                    Expr::val(message.topic),
-                    Expr::val(message.recipient.clone()),
-                    Expr::val(message.payload.to_string()),
-                    Expr::val("pending"),
-                    Expr::val(0i64),
-                    Expr::val(micros(message.created_at)),
-                    Expr::val(micros(message.created_at)),
-                ])
-                .map_err(bad)?;
-        }
-        tx.execute(&insert).await?;
-    }
+    crate::outbox::insert_messages(tx, &messages).await?;
     let timers: Vec<(ReportId, Option<Timestamp>)> = changes.iter().filter(|c| c.timer_changed).map(|c| (c.report.id, c.next_due)).collect();
     write_timers(tx, &timers).await
 }

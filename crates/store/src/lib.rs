@@ -8,14 +8,16 @@ pub mod catalogue;
 pub mod db;
 pub mod escalations;
 pub mod intake;
+pub mod outbox;
 pub mod ratings;
 pub mod reports;
 pub mod rows;
 pub mod schema;
 
 pub use db::{Backend, Db, Tx, WriterConnection};
-pub use escalations::{EscalationFilter, EscalationRecord, EscalationTarget, FollowUpCounts, OutboxMessage, StatusHistory, StoredEscalation, StoredOutbox};
+pub use escalations::{EscalationFilter, EscalationRecord, EscalationTarget, FollowUpCounts, StatusHistory, StoredEscalation};
 pub use intake::{IdempotencyKey, Intake, IntakeOutcome, IntakeRecord, SeedReport};
+pub use outbox::{OutboxFilter, OutboxMessage, OutboxState, StoredOutbox};
 pub use ratings::{Rating, RatingRecord};
 pub use reports::{BoundingBox, Cursor, ReportChange, ReportFilter};
 pub use rows::StoredEvent;

@@ -175,7 +175,7 @@ pub struct ReportChange {
     pub events: Vec<Event>,
     pub ratings: Vec<crate::ratings::RatingRecord>,
     pub escalations: Vec<crate::escalations::EscalationRecord>,
-    pub outbox: Vec<crate::escalations::OutboxMessage>,
+    pub outbox: Vec<crate::outbox::OutboxMessage>,
     /// Whether to rewrite the report's escalation timer to `next_due` (`None` removes it).
     pub timer_changed: bool,
     pub next_due: Option<Timestamp>,

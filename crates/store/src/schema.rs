@@ -247,8 +247,11 @@ fn escalation() -> Vec<Statement> {
         .col(int("attempts"))
         .col(int("created_at"))
         .col(int("available_at"))
+        .col(text_null("lease_owner"))
         .col(int_null("lease_until"))
         .col(text_null("last_error"))
+        .col(int_null("sent_at"))
+        .col(text_null("provider_ref"))
         .to_owned();
     let mut unique_step = Index::create();
     unique_step.name("escalations_step").table("escalations").col("report_id").col("round").col("step").col("target").unique().if_not_exists();

@@ -3,6 +3,7 @@
 
 mod api_v1;
 mod bad_input;
+mod dispatch;
 mod escalation;
 mod escalations_api;
 mod open311;
