@@ -7,6 +7,7 @@
 use crate::{App, AppError};
 use balagh_notify::{Notification, Provider, SendError};
 use balagh_store::outbox::Outcome as Recorded;
+use balagh_store::{OutboxFilter, StoredOutbox};
 use jiff::{SignedDuration, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,16 +127,28 @@ impl Dispatcher {
 }
 
 impl App {
+    /// Outbox rows, oldest first, for administrators (they watch delivery and retry the dead).
+    pub async fn notifications(&self, viewer: &balagh_domain::Actor, filter: &OutboxFilter) -> Result<Vec<StoredOutbox>, AppError> {
+        only_administrators(viewer, "list")?;
+        Ok(self.store.db.outbox_rows(filter).await?)
+    }
+
     /// Puts a dead notification back in line (administrators only).
     pub async fn retry_notification(&self, id: i64, viewer: &balagh_domain::Actor) -> Result<(), AppError> {
-        if viewer.role != balagh_domain::Role::Admin {
-            return Err(AppError::Forbidden { code: "forbidden", message: "only administrators may retry notifications".into() });
-        }
+        only_administrators(viewer, "retry")?;
         if self.store.db.retry_outbox(id, self.now()).await? {
             Ok(())
         } else {
             Err(AppError::Conflict { code: "not_dead", message: format!("notification {id} is not dead (or does not exist)") })
         }
+    }
+}
+
+fn only_administrators(viewer: &balagh_domain::Actor, what: &str) -> Result<(), AppError> {
+    if viewer.role == balagh_domain::Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden { code: "forbidden", message: format!("only administrators may {what} notifications") })
     }
 }
 

@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::api_v1;
 use crate::error;
 use crate::escalations;
+use crate::notifications;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -19,11 +20,12 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         api_v1::create_report, api_v1::get_report, api_v1::list_reports, api_v1::transition, api_v1::comment,
         api_v1::follow_up, api_v1::rate_interaction, api_v1::rate_closure, api_v1::timeline,
         escalations::list_escalations, escalations::acknowledge_escalation, escalations::follow_up_measurements,
+        notifications::list_notifications, notifications::retry_notification,
         crate::health::healthz, crate::health::readyz,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, error::FieldErrorBody)),
     modifiers(&ApiKeyScheme),
-    tags((name = "reports"), (name = "lifecycle", description = "staff actions; need an API key"), (name = "beneficiary", description = "follow-ups and ratings, proven by the report's phone number"), (name = "escalations", description = "what a report's escalation chain fired, and acknowledging it; need an API key"), (name = "measurements", description = "supervisors and administrators"), (name = "operations"))
+    tags((name = "reports"), (name = "lifecycle", description = "staff actions; need an API key"), (name = "beneficiary", description = "follow-ups and ratings, proven by the report's phone number"), (name = "escalations", description = "what a report's escalation chain fired, and acknowledging it; need an API key"), (name = "measurements", description = "supervisors and administrators"), (name = "notifications", description = "the outbox, for administrators"), (name = "operations"))
 )]
 pub struct ApiDoc;
 

@@ -137,7 +137,7 @@ pub struct EscalationParams {
 }
 
 /// A query value, unless absent or blank.
-fn present(text: Option<&str>) -> Option<&str> {
+pub(crate) fn present(text: Option<&str>) -> Option<&str> {
     text.map(str::trim).filter(|t| !t.is_empty())
 }
 
@@ -157,7 +157,7 @@ fn before_id(text: Option<&str>) -> Result<Option<i64>, FieldError> {
     }
 }
 
-fn page_size(text: Option<&str>) -> Result<u64, FieldError> {
+pub(crate) fn page_size(text: Option<&str>) -> Result<u64, FieldError> {
     let Some(text) = present(text) else { return Ok(DEFAULT_PAGE) };
     match text.parse::<u64>() {
         Ok(limit) if (1..=MAX_PAGE).contains(&limit) => Ok(limit),
@@ -165,7 +165,7 @@ fn page_size(text: Option<&str>) -> Result<u64, FieldError> {
     }
 }
 
-fn ticket(text: Option<&str>) -> Result<Option<TicketNumber>, FieldError> {
+pub(crate) fn ticket(text: Option<&str>) -> Result<Option<TicketNumber>, FieldError> {
     present(text).map(|t| TicketNumber::parse(t).map_err(|e| e.field("ticket"))).transpose()
 }
 
@@ -203,9 +203,14 @@ pub async fn list_escalations(
 }
 
 fn escalation_id(text: &str) -> Result<i64, HttpError> {
+    path_id(text, "invalid_escalation_id", "an escalation")
+}
+
+/// A row id from the path: a positive whole number, or an error naming `id`.
+pub(crate) fn path_id(text: &str, code: &'static str, what: &str) -> Result<i64, HttpError> {
     match text.trim().parse::<i64>() {
         Ok(id) if id > 0 => Ok(id),
-        _ => Err(HttpError::field(FieldError::new("id", "invalid_escalation_id", format!("an escalation id is a positive whole number, got '{text}'")))),
+        _ => Err(HttpError::field(FieldError::new("id", code, format!("{what} id is a positive whole number, got '{text}'")))),
     }
 }
 

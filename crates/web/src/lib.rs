@@ -9,6 +9,7 @@ pub mod docs;
 pub mod error;
 pub mod escalations;
 pub mod health;
+pub mod notifications;
 pub mod open311;
 
 use axum::Router;
@@ -60,7 +61,7 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
-        .nest("/api/v1", api_v1::routes().merge(escalations::routes()))
+        .nest("/api/v1", api_v1::routes().merge(escalations::routes()).merge(notifications::routes()))
         .nest("/open311/v2", open311::routes())
         .merge(docs::routes())
         .merge(health::routes())

@@ -153,3 +153,38 @@ async fn a_dispatcher_whose_lease_ended_cannot_overwrite_what_another_recorded()
     assert!(!app.app.store.db.record_outbox(id, "stalled", later, &late).await.unwrap());
     assert_eq!(rows(&app.app).await[0].state, "sent");
 }
+
+#[tokio::test]
+async fn administrators_list_the_outbox_and_put_a_dead_notification_back_over_http() {
+    let app = spawn_app().await;
+    let id = one_notification(&app).await;
+    let provider = Scripted::with(vec![Err(SendError::Permanent { reason: "400 invalid recipient".into() })]);
+    dispatcher(&app, provider.clone()).run_once(app.app.now()).await.unwrap();
+    let admin = app.api_key(Role::Admin, None).await;
+    let get = |path: &str, key: &str| app.client.get(app.url(path)).bearer_auth(key).send();
+
+    let dead: serde_json::Value = get("/api/v1/notifications?state=dead", &admin).await.unwrap().json().await.unwrap();
+    assert_eq!(dead.as_array().map(Vec::len), Some(1), "{dead}");
+    assert_eq!(
+        (dead[0]["id"].as_i64(), dead[0]["topic"].as_str(), dead[0]["last_error"].as_str()),
+        (Some(id), Some("escalation"), Some("400 invalid recipient"))
+    );
+    assert_eq!(dead[0]["payload"]["level"], 1);
+    let none: serde_json::Value = get("/api/v1/notifications?state=pending", &admin).await.unwrap().json().await.unwrap();
+    assert_eq!(none, serde_json::json!([]));
+
+    let supervisor = app.api_key(Role::Supervisor, None).await;
+    assert_eq!(get("/api/v1/notifications", &supervisor).await.unwrap().status(), 403);
+    let bad = get("/api/v1/notifications?state=lost&limit=0", &admin).await.unwrap();
+    assert_eq!(bad.status(), 422);
+    let fields: Vec<String> =
+        bad.json::<serde_json::Value>().await.unwrap()["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(fields, ["state", "limit"]);
+
+    let retry = |path: String, key: String| app.client.post(app.url(&path)).bearer_auth(key).send();
+    assert_eq!(retry(format!("/api/v1/notifications/{id}/retry"), supervisor.clone()).await.unwrap().status(), 403);
+    assert_eq!(retry("/api/v1/notifications/abc/retry".into(), admin.clone()).await.unwrap().status(), 422);
+    assert_eq!(retry(format!("/api/v1/notifications/{id}/retry"), admin.clone()).await.unwrap().status(), 202);
+    assert_eq!(retry(format!("/api/v1/notifications/{id}/retry"), admin.clone()).await.unwrap().status(), 409, "no longer dead");
+    assert_eq!(dispatcher(&app, provider).run_once(app.app.now()).await.unwrap().sent, 1);
+}

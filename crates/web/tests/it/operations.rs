@@ -31,7 +31,13 @@ async fn the_openapi_document_describes_the_api_and_its_docs_page_is_served_loca
     for path in ["/api/v1/reports", "/api/v1/reports/{ticket}", "/api/v1/reports/{ticket}/transitions", "/api/v1/reports/{ticket}/ratings/closure"] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
     }
-    for (path, method) in [("/api/v1/escalations", "get"), ("/api/v1/escalations/{id}/acknowledge", "post"), ("/api/v1/measurements/follow-ups", "get")] {
+    for (path, method) in [
+        ("/api/v1/escalations", "get"),
+        ("/api/v1/escalations/{id}/acknowledge", "post"),
+        ("/api/v1/measurements/follow-ups", "get"),
+        ("/api/v1/notifications", "get"),
+        ("/api/v1/notifications/{id}/retry", "post"),
+    ] {
         assert!(doc["paths"][path].get(method).is_some(), "{method} {path} missing");
     }
     let parameters: Vec<&str> =
