@@ -9,6 +9,7 @@ pub mod escalation;
 pub mod keys;
 pub mod reports;
 pub mod sla;
+pub mod updates;
 pub mod worker;
 
 pub use balagh_store::outbox::Outcome as OutboxOutcome;

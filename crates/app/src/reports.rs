@@ -110,7 +110,10 @@ impl App {
         let report = self
             .change(ticket, now, |report, _| {
                 let transition = lifecycle::apply(report, command.clone(), actor, channel, now)?;
-                Ok(ReportChange::new(transition.applied_to(report), transition.events))
+                let next = transition.applied_to(report);
+                let mut change = ReportChange::new(next, transition.events);
+                change.outbox = crate::updates::beneficiary_updates(&change.report, &change.events);
+                Ok(change)
             })
             .await?;
         metrics::counter!("balagh_transitions_total", "to" => report.status.as_str()).increment(1);
@@ -135,7 +138,9 @@ impl App {
                 next.status_note = Some(note.clone());
             }
             let event = Event { at: now, actor: actor.clone(), channel, public, kind: EventKind::Commented, note: Some(note.clone()) };
-            Ok(ReportChange::new(next, vec![event]))
+            let mut change = ReportChange::new(next, vec![event]);
+            change.outbox = crate::updates::beneficiary_updates(&change.report, &change.events);
+            Ok(change)
         })
         .await
     }

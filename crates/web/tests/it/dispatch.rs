@@ -188,3 +188,24 @@ async fn administrators_list_the_outbox_and_put_a_dead_notification_back_over_ht
     assert_eq!(retry(format!("/api/v1/notifications/{id}/retry"), admin.clone()).await.unwrap().status(), 409, "no longer dead");
     assert_eq!(dispatcher(&app, provider).run_once(app.app.now()).await.unwrap().sent, 1);
 }
+
+#[tokio::test]
+async fn the_beneficiary_hears_of_status_changes_and_public_comments_by_his_channel_and_not_of_internal_notes() {
+    let app = spawn_app().await;
+    let mut body = report_body();
+    body["channel"] = "ivr".into();
+    let view: serde_json::Value = app.post_report(&body).await.json().await.unwrap();
+    let ticket = balagh_domain::TicketNumber::parse(view["ticket"].as_str().unwrap()).unwrap();
+    let staff = Actor::new(Role::Supervisor, "s1");
+    let assign = balagh_domain::lifecycle::Command::Assign { department: "cleanliness".into(), team: None, user: None };
+    app.app.transition(ticket, assign, &staff, balagh_domain::Channel::Web).await.unwrap();
+    app.app.comment(ticket, "the contractor comes tomorrow", true, &staff, balagh_domain::Channel::Web).await.unwrap();
+    app.app.comment(ticket, "contractor is late again", false, &staff, balagh_domain::Channel::Web).await.unwrap();
+    let rows = app.app.store.db.outbox(Some(ticket.report_id()), 10).await.unwrap();
+    let sent: Vec<(&str, &str)> = rows.iter().map(|m| (m.topic.as_str(), m.recipient.as_str())).collect();
+    assert_eq!(sent, [("status_changed", "call:+966512345678"), ("public_comment", "call:+966512345678")], "a report opened by IVR is answered by a call");
+    let payload: serde_json::Value = serde_json::from_str(&rows[0].payload).unwrap();
+    assert_eq!((payload["status"].as_str(), payload["language"].as_str()), (Some("assigned"), Some("ar")));
+    let scripted = Scripted::with(vec![]);
+    assert_eq!(dispatcher(&app, scripted.clone()).run_once(app.app.now()).await.unwrap().sent, 2);
+}

@@ -216,7 +216,12 @@ async fn a_follow_up_escalates_an_overdue_report_at_once_and_otherwise_tells_the
     assert!(!followed.escalated);
     assert!(escalations(&app.app, fresh).await.is_empty());
     let outbox = app.app.store.db.outbox(Some(fresh.report_id()), 10).await.unwrap();
-    assert_eq!((outbox.len(), outbox[0].topic.as_str(), outbox[0].recipient.as_str()), (1, "follow_up", "user:cleaner-7"));
+    let topics: Vec<(&str, &str)> = outbox.iter().map(|m| (m.topic.as_str(), m.recipient.as_str())).collect();
+    assert_eq!(
+        topics,
+        [("status_changed", "sms:+966512345678"), ("follow_up", "user:cleaner-7")],
+        "the beneficiary hears of the assignment; the assignee of the follow-up"
+    );
 
     // Past due: the follow-up escalates one level at once, on top of what the timers did.
     let overdue = open(&app, json!({})).await;

@@ -1,0 +1,133 @@
+//! Updates to the beneficiary: each public status change and public comment made by someone else
+//! becomes one outbox row addressed to the beneficiary on the channel he can be reached on (his
+//! preference; a call for reports opened by phone or IVR; else a text to his phone; else email),
+//! in his language. The dispatcher delivers them; a report with no way to reach him gets none.
+
+use balagh_domain::event::{Event, EventKind, Role};
+use balagh_domain::report::Report;
+use balagh_domain::vocabulary::Channel;
+use balagh_store::OutboxMessage;
+
+/// How a beneficiary is reached, as an outbox recipient: `sms:+9665…`, `whatsapp:+9665…`,
+/// `call:+9665…` or `email:…`; `None` when the report holds no way to reach him.
+pub fn beneficiary_recipient(report: &Report) -> Option<String> {
+    let phone = report.contact.phone.as_ref().map(|p| p.as_str().to_owned());
+    let email = report.contact.email.as_ref().map(|e| e.as_str().to_owned());
+    let by = |medium: &str, address: &Option<String>| address.as_ref().map(|a| format!("{medium}:{a}"));
+    let preferred = match report.contact.preferred_channel {
+        Some(Channel::Whatsapp) => by("whatsapp", &phone),
+        Some(Channel::Phone | Channel::Ivr) => by("call", &phone),
+        Some(Channel::Email) => by("email", &email),
+        Some(Channel::Sms) => by("sms", &phone),
+        _ => None,
+    };
+    let opened_by_voice = report.contact.preferred_channel.is_none() && matches!(report.channel, Channel::Phone | Channel::Ivr);
+    preferred.or_else(|| if opened_by_voice { by("call", &phone) } else { None }).or_else(|| by("sms", &phone)).or_else(|| by("email", &email))
+}
+
+/// The outbox rows that `events`, just applied to `report`, send to its beneficiary.
+pub fn beneficiary_updates(report: &Report, events: &[Event]) -> Vec<OutboxMessage> {
+    let Some(recipient) = beneficiary_recipient(report) else { return vec![] };
+    events
+        .iter()
+        .filter(|event| event.public && event.actor.role != Role::Beneficiary)
+        .filter_map(|event| {
+            let (topic, status) = match &event.kind {
+                EventKind::StatusChanged { to, .. } => ("status_changed", *to),
+                EventKind::Commented => ("public_comment", report.status),
+                _ => return None,
+            };
+            Some(OutboxMessage {
+                dedupe_key: format!("{topic}:{}:{}:{recipient}", report.id.0, event.at.as_microsecond()),
+                topic,
+                recipient: recipient.clone(),
+                payload: serde_json::json!({
+                    "ticket": report.ticket().to_string(),
+                    "service_code": report.service_code,
+                    "status": status.as_str(),
+                    "note": event.note,
+                    "language": report.contact.language.as_str(),
+                    "expected_at": report.expected_at.map(|at| at.to_string()),
+                }),
+                created_at: event.at,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use balagh_domain::contact::{Email, PhoneNumber};
+    use balagh_domain::event::Actor;
+    use balagh_domain::vocabulary::Status;
+
+    fn report(channel: Channel, preferred: Option<Channel>, phone: bool, email: bool) -> Report {
+        let at = jiff::Timestamp::from_second(1_780_000_000).unwrap();
+        let mut report = Report {
+            id: balagh_domain::ReportId(1_000_000),
+            kind: balagh_domain::ContactKind::Report,
+            service_code: "pothole".into(),
+            description: Default::default(),
+            priority: balagh_domain::Priority::Normal,
+            status: Status::Assigned,
+            location: Default::default(),
+            contact: Default::default(),
+            channel,
+            assignment: balagh_domain::report::Assignment { department: "roads".into(), team: None, user: None },
+            media: vec![],
+            attributes: Default::default(),
+            status_note: None,
+            duplicate_of: None,
+            n_follow_ups: 0,
+            created_at: at,
+            updated_at: at,
+            resolved_at: None,
+            closed_at: None,
+            expected_at: None,
+            escalation: Default::default(),
+        };
+        report.contact.preferred_channel = preferred;
+        report.contact.phone = phone.then(|| PhoneNumber::parse("phone", "0512345678").unwrap());
+        report.contact.email = email.then(|| Email::parse("email", "m@example.sa").unwrap());
+        report
+    }
+
+    #[test]
+    fn the_beneficiary_is_reached_as_he_prefers_then_by_voice_text_or_email() {
+        let check = |channel, preferred, phone, email, expected: Option<&str>| {
+            assert_eq!(beneficiary_recipient(&report(channel, preferred, phone, email)).as_deref(), expected, "{channel:?} {preferred:?} {phone} {email}");
+        };
+        check(Channel::Web, Some(Channel::Whatsapp), true, true, Some("whatsapp:+966512345678"));
+        check(Channel::Web, Some(Channel::Email), true, true, Some("email:m@example.sa"));
+        check(Channel::Web, Some(Channel::Email), true, false, Some("sms:+966512345678"));
+        check(Channel::Web, Some(Channel::Phone), true, false, Some("call:+966512345678"));
+        check(Channel::Ivr, None, true, false, Some("call:+966512345678"));
+        check(Channel::App, None, true, true, Some("sms:+966512345678"));
+        check(Channel::X, None, false, true, Some("email:m@example.sa"));
+        check(Channel::X, Some(Channel::Whatsapp), false, false, None);
+    }
+
+    #[test]
+    fn only_public_changes_by_others_are_sent() {
+        let report = report(Channel::App, None, true, false);
+        let at = report.created_at;
+        let event = |role, public, kind| Event {
+            at,
+            actor: Actor { role, id: None, department: None, position: None },
+            channel: Channel::Web,
+            public,
+            kind,
+            note: None,
+        };
+        let changed = EventKind::StatusChanged { from: Status::New, to: Status::Assigned };
+        let events = [
+            event(Role::Staff, true, changed.clone()),
+            event(Role::Staff, false, EventKind::Commented),
+            event(Role::Beneficiary, true, changed),
+            event(Role::Staff, true, EventKind::Commented),
+        ];
+        let topics: Vec<&str> = beneficiary_updates(&report, &events).iter().map(|m| m.topic).collect();
+        assert_eq!(topics, ["status_changed", "public_comment"]);
+    }
+}
