@@ -136,7 +136,7 @@ impl App {
             .store
             .db
             .fire_claimed(owner, ids, |report, history: &StatusHistory| {
-                let history: Vec<StatusChange> = history.iter().map(|(at, to)| StatusChange { at: *at, to: *to }).collect();
+                let history = crate::sla::from_stored(history);
                 if !escalation::escalates(report.status) {
                     return Ok::<_, AppError>(Some(ReportChange::new(report.clone(), vec![]).with_timer(None)));
                 }

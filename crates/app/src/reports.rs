@@ -307,7 +307,7 @@ impl App {
     /// change that follows reports as not found).
     async fn status_history(&self, ticket: TicketNumber) -> Result<Vec<StatusChange>, AppError> {
         let history = self.store.db.status_history(ticket.report_id()).await?;
-        Ok(history.into_iter().map(|(at, to)| StatusChange { at, to }).collect())
+        Ok(crate::sla::from_stored(&history))
     }
 
     /// Applies the change `decide` makes to the report, settled (clocks, expected resolution, next

@@ -91,6 +91,11 @@ impl SlaSettings {
     }
 }
 
+/// Status changes as the store reads them, for the SLA clocks.
+pub fn from_stored(history: &balagh_store::StatusHistory) -> Vec<StatusChange> {
+    history.iter().map(|&(at, to)| StatusChange { at, to }).collect()
+}
+
 /// The status changes in a list of timeline events, oldest first.
 pub fn status_history<'a>(events: impl IntoIterator<Item = &'a balagh_domain::Event>) -> Vec<StatusChange> {
     events

@@ -8,12 +8,13 @@
 
 use crate::StoreError;
 use crate::db::{Db, Tx};
+use crate::lease::Claim;
 use crate::reports::ReportChange;
 use crate::rows::{EVENT_COLUMNS, MUTABLE_REPORT_COLUMNS, REPORT_COLUMNS, ReportRow, event_values, from_micros, micros, report_select_columns, report_values};
 use balagh_domain::report::{Report, ReportId};
 use balagh_domain::vocabulary::Status;
 use jiff::{SignedDuration, Timestamp};
-use sea_query::{Cond, Expr, ExprTrait, Func, LockBehavior, LockType, OnConflict, Order, Query};
+use sea_query::{Cond, Expr, ExprTrait, Func, LockType, OnConflict, Order, Query};
 use std::collections::HashMap;
 
 /// The kind of timer a report's escalation chain uses.
@@ -144,25 +145,9 @@ pub type StatusHistory = Vec<(Timestamp, Status)>;
 impl Db {
     /// Claims up to `limit` due, unleased escalation timers for `owner` until `now + lease`.
     pub async fn claim_due_timers(&self, owner: &str, now: Timestamp, lease: SignedDuration, limit: u64) -> Result<Vec<ReportId>, StoreError> {
-        let now_micros = micros(now);
-        let lease_until = micros(now.checked_add(lease).unwrap_or(now));
-        let due = Query::select()
-            .column("report_id")
-            .from("timers")
-            .and_where(Expr::col("kind").eq(ESCALATION))
-            .and_where(Expr::col("due_at").lte(now_micros))
-            .cond_where(Cond::any().add(Expr::col("lease_until").is_null()).add(Expr::col("lease_until").lte(now_micros)))
-            .order_by("due_at", Order::Asc)
-            .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .to_owned();
-        let claim = Query::update()
-            .table("timers")
-            .values([("lease_owner", Expr::val(owner.to_owned())), ("lease_until", Expr::val(lease_until))])
-            .and_where(Expr::col("kind").eq(ESCALATION))
-            .and_where(Expr::col("report_id").in_subquery(due))
-            .returning_col("report_id")
-            .to_owned();
+        let eligible = Cond::all().add(Expr::col("kind").eq(ESCALATION)).add(Expr::col("due_at").lte(micros(now)));
+        let claim =
+            Claim { table: "timers", key: "report_id", eligible, order_by: "due_at" }.statement(owner, now, lease, limit).returning_col("report_id").to_owned();
         let mut tx = self.begin().await?;
         let claimed = tx.fetch_all::<ReportIdRow, _>(&claim).await?;
         tx.commit().await?;
@@ -246,10 +231,8 @@ impl Db {
 
     /// A report's status changes, oldest first.
     pub async fn status_history(&self, id: ReportId) -> Result<StatusHistory, StoreError> {
-        let mut tx = self.begin().await?;
-        let mut histories = status_histories(&mut tx, &[id]).await?;
-        tx.commit().await?;
-        Ok(histories.remove(&id).unwrap_or_default())
+        let rows = self.fetch_all::<StatusRow, _>(&status_changes_of(&[id])).await?;
+        Ok(group_by_report(rows)?.remove(&id).unwrap_or_default())
     }
 
     /// Escalations matching `filter`, newest first.
@@ -324,23 +307,34 @@ impl Db {
     }
 }
 
-async fn status_histories(tx: &mut Tx<'_>, ids: &[ReportId]) -> Result<HashMap<ReportId, StatusHistory>, StoreError> {
+/// The status changes of the reports `ids`, per report and oldest first.
+fn status_changes_of(ids: &[ReportId]) -> sea_query::SelectStatement {
+    Query::select()
+        .columns(["report_id", "at", "status"])
+        .from("report_events")
+        .and_where(Expr::col("report_id").is_in(ids.iter().map(|id| id.0)))
+        .and_where(Expr::col("kind").eq("status_changed"))
+        .order_by("report_id", Order::Asc)
+        .order_by("id", Order::Asc)
+        .to_owned()
+}
+
+fn group_by_report(rows: Vec<StatusRow>) -> Result<HashMap<ReportId, StatusHistory>, StoreError> {
     let mut histories: HashMap<ReportId, StatusHistory> = HashMap::new();
-    for chunk in ids.chunks(ROWS_PER_INSERT) {
-        let query = Query::select()
-            .columns(["report_id", "at", "status"])
-            .from("report_events")
-            .and_where(Expr::col("report_id").is_in(chunk.iter().map(|id| id.0)))
-            .and_where(Expr::col("kind").eq("status_changed"))
-            .order_by("report_id", Order::Asc)
-            .order_by("id", Order::Asc)
-            .to_owned();
-        for row in tx.fetch_all::<StatusRow, _>(&query).await? {
-            let status = Status::parse("status", &row.status).map_err(|e| StoreError::Corrupt(format!("event status: {e}")))?;
-            histories.entry(ReportId(row.report_id)).or_default().push((from_micros(row.at)?, status));
-        }
+    for row in rows {
+        let status = Status::parse("status", &row.status).map_err(|e| StoreError::Corrupt(format!("event status: {e}")))?;
+        histories.entry(ReportId(row.report_id)).or_default().push((from_micros(row.at)?, status));
     }
     Ok(histories)
+}
+
+/// The status histories of `ids`, read inside the transaction that will change them.
+async fn status_histories(tx: &mut Tx<'_>, ids: &[ReportId]) -> Result<HashMap<ReportId, StatusHistory>, StoreError> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(ROWS_PER_INSERT) {
+        rows.extend(tx.fetch_all::<StatusRow, _>(&status_changes_of(chunk)).await?);
+    }
+    group_by_report(rows)
 }
 
 /// Rewrites a locked report's mutable columns; false when its version moved.

@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod db;
 pub mod escalations;
 pub mod intake;
+mod lease;
 pub mod outbox;
 pub mod ratings;
 pub mod reports;

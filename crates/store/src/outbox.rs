@@ -6,10 +6,11 @@
 
 use crate::StoreError;
 use crate::db::{Db, Tx};
+use crate::lease::Claim;
 use crate::rows::{from_micros, micros};
 use balagh_domain::report::ReportId;
 use jiff::{SignedDuration, Timestamp};
-use sea_query::{Cond, Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query};
+use sea_query::{Cond, Expr, ExprTrait, OnConflict, Order, Query};
 
 /// Rows per multi-row INSERT.
 const ROWS_PER_INSERT: usize = 500;
@@ -138,21 +139,9 @@ impl Db {
 
     /// Claims up to `limit` pending rows available at `now` for `owner` until `now + lease`.
     pub async fn claim_outbox(&self, owner: &str, now: Timestamp, lease: SignedDuration, limit: u64) -> Result<Vec<StoredOutbox>, StoreError> {
-        let now_micros = micros(now);
-        let available = Query::select()
-            .column("id")
-            .from("outbox")
-            .and_where(Expr::col("state").eq(OutboxState::Pending.as_str()))
-            .and_where(Expr::col("available_at").lte(now_micros))
-            .cond_where(Cond::any().add(Expr::col("lease_until").is_null()).add(Expr::col("lease_until").lte(now_micros)))
-            .order_by("available_at", Order::Asc)
-            .limit(limit)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-            .to_owned();
-        let claim = Query::update()
-            .table("outbox")
-            .values([("lease_owner", Expr::val(owner.to_owned())), ("lease_until", Expr::val(micros(now.checked_add(lease).unwrap_or(now))))])
-            .and_where(Expr::col("id").in_subquery(available))
+        let eligible = Cond::all().add(Expr::col("state").eq(OutboxState::Pending.as_str())).add(Expr::col("available_at").lte(micros(now)));
+        let claim = Claim { table: "outbox", key: "id", eligible, order_by: "available_at" }
+            .statement(owner, now, lease, limit)
             .returning(Query::returning().columns(OUTBOX_COLUMNS))
             .to_owned();
         let mut tx = self.begin().await?;
