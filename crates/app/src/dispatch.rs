@@ -82,7 +82,9 @@ impl Dispatcher {
             for row in claimed {
                 let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX).saturating_add(1);
                 let payload = serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::String(row.payload.clone()));
-                let notification = Notification { id: row.id, topic: row.topic, recipient: row.recipient, payload, attempt };
+                let (medium, address) = balagh_notify::Medium::split(&row.recipient);
+                let (medium, address) = (medium, address.to_owned());
+                let notification = Notification { id: row.id, topic: row.topic, recipient: row.recipient, medium, address, payload, content: Default::default(), attempt };
                 let outcome = match self.provider.send(&notification).await {
                     Ok(delivery) => Recorded::Sent { provider_ref: delivery.provider_ref },
                     Err(SendError::Temporary { reason, .. }) if attempt >= self.policy.max_attempts => {

@@ -60,6 +60,9 @@ mod tests {
             id: 7,
             topic: "escalation".into(),
             recipient: "department_manager@roads".into(),
+            medium: crate::Medium::Staff,
+            address: "department_manager@roads".into(),
+            content: crate::Content::default(),
             payload: serde_json::json!({ "ticket": "10000004", "level": 2 }),
             attempt: 1,
         }

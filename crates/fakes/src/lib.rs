@@ -1,0 +1,4 @@
+//! Fake outside services for tests and benchmarks: each listens on 127.0.0.1 on a free port,
+//! checks requests the way the real service does (credentials, signatures, required fields),
+//! answers with the real service's success and error shapes, records what it accepted, and can be
+//! told to fail (an outage, a random share of failures, rate limiting with Retry-After).

@@ -1,0 +1,1 @@
+//! Every user-facing string in every language Balagh serves.
