@@ -76,7 +76,10 @@ impl App {
     /// timer is set from its chain.
     pub(crate) fn settle(&self, mut change: ReportChange, history: &[StatusChange], now: Timestamp) -> ReportChange {
         let new_changes = status_history(&change.events);
-        for status_change in &new_changes {
+        // An escalation in the same change was decided on progress already settled for the
+        // status changes before it; only those after it move the progress now.
+        let after_escalation = change.events.iter().rposition(|e| matches!(e.kind, EventKind::Escalated { .. })).map_or(0, |i| i + 1);
+        for status_change in &status_history(&change.events[after_escalation..]) {
             change.report.escalation = escalation::after_status_change(change.report.escalation, status_change.to);
         }
         let mut changes = history.to_vec();
@@ -116,6 +119,7 @@ impl App {
                         "expected_at": report.expected_at.map(|at| at.to_string()),
                     }),
                     created_at: now,
+                    available_at: None,
                 })
                 .collect()
         } else {
@@ -126,6 +130,11 @@ impl App {
         let mut change = ReportChange::new(fired.report, vec![fired.event]);
         change.escalations.push(record);
         change.outbox = outbox;
+        // The beneficiary hears of escalations he did not cause himself (a follow-up answers him
+        // with its own message; a "not fixed" is answered on the spot).
+        if cause == Cause::Due {
+            change.outbox.extend(crate::updates::beneficiary_updates(&change.report, &change.events));
+        }
         change
     }
 
@@ -143,6 +152,9 @@ impl App {
                 Ok(Some(self.settle(self.escalate(report, Cause::Due, now), &history, now)))
             })
             .await??;
+        if fired > 0 {
+            self.outbox_signal().notify_waiters();
+        }
         Ok(fired)
     }
 
@@ -226,6 +238,7 @@ fn cause_name(cause: Cause) -> &'static str {
     match cause {
         Cause::Due => "due",
         Cause::FollowUp => "follow_up",
+        Cause::NotFixed => "not_fixed",
     }
 }
 

@@ -2,21 +2,25 @@
 //! messaging, staff console) calls. Each takes validated or raw input, asks the domain to decide,
 //! and has the store persist the outcome in one transaction. No HTTP here, and no SQL.
 
+pub mod calls;
 pub mod clock;
+pub mod delivery;
 pub mod dispatch;
 pub mod error;
 pub mod escalation;
 pub mod keys;
 pub mod reports;
 pub mod sla;
+pub mod templates;
 pub mod updates;
 pub mod worker;
 
 pub use balagh_store::outbox::Outcome as OutboxOutcome;
 pub use balagh_store::{
-    BoundingBox, Cursor, EscalationFilter, OutboxFilter, OutboxState, ReportFilter, StoreError, StoredEscalation, StoredEvent, StoredOutbox,
+    BoundingBox, Cursor, EscalationFilter, OutboxFilter, OutboxState, ReportFilter, StoreError, StoredEscalation, StoredEvent, StoredOutbox, StoredTemplate,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use delivery::DeliverySettings;
 pub use dispatch::{Dispatched, Dispatcher, RetryPolicy};
 pub use error::AppError;
 pub use escalation::{EscalationQuery, FollowUpMeasures, TimerSignal};
@@ -36,11 +40,37 @@ pub struct App {
     sla: Arc<SlaSettings>,
     clock: Arc<dyn Clock>,
     timers: Arc<TimerSignal>,
+    delivery: Arc<DeliverySettings>,
+    outbox: Arc<tokio::sync::Notify>,
 }
 
 impl App {
     pub fn new(store: Store, catalogue: Catalogue, sla: SlaSettings, clock: Arc<dyn Clock>) -> Self {
-        Self { store, catalogue: Arc::new(catalogue), sla: Arc::new(sla), clock, timers: Arc::new(TimerSignal::default()) }
+        Self {
+            store,
+            catalogue: Arc::new(catalogue),
+            sla: Arc::new(sla),
+            clock,
+            timers: Arc::new(TimerSignal::default()),
+            delivery: Arc::new(DeliverySettings::default()),
+            outbox: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    /// The same application with these notification settings.
+    pub fn with_delivery(mut self, delivery: DeliverySettings) -> Self {
+        self.delivery = Arc::new(delivery);
+        self
+    }
+
+    /// The notification settings in force.
+    pub fn delivery(&self) -> &DeliverySettings {
+        &self.delivery
+    }
+
+    /// How changes that write outbox rows wake this process's dispatchers.
+    pub fn outbox_signal(&self) -> Arc<tokio::sync::Notify> {
+        self.outbox.clone()
     }
 
     /// How changes wake the escalation worker.
@@ -67,6 +97,15 @@ impl App {
     /// The database answers and its schema is current.
     pub async fn is_ready(&self) -> bool {
         matches!(self.store.is_ready().await, Ok(true))
+    }
+}
+
+/// Refuses anyone but an administrator, naming what he may not do.
+pub(crate) fn only_administrators(viewer: &balagh_domain::Actor, what: &str) -> Result<(), AppError> {
+    if viewer.role == balagh_domain::Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden { code: "forbidden", message: format!("only administrators may {what}") })
     }
 }
 

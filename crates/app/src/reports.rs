@@ -111,9 +111,7 @@ impl App {
             .change(ticket, now, |report, _| {
                 let transition = lifecycle::apply(report, command.clone(), actor, channel, now)?;
                 let next = transition.applied_to(report);
-                let mut change = ReportChange::new(next, transition.events);
-                change.outbox = crate::updates::beneficiary_updates(&change.report, &change.events);
-                Ok(change)
+                Ok(ReportChange::new(next, transition.events))
             })
             .await?;
         metrics::counter!("balagh_transitions_total", "to" => report.status.as_str()).increment(1);
@@ -138,9 +136,7 @@ impl App {
                 next.status_note = Some(note.clone());
             }
             let event = Event { at: now, actor: actor.clone(), channel, public, kind: EventKind::Commented, note: Some(note.clone()) };
-            let mut change = ReportChange::new(next, vec![event]);
-            change.outbox = crate::updates::beneficiary_updates(&change.report, &change.events);
-            Ok(change)
+            Ok(ReportChange::new(next, vec![event]))
         })
         .await
     }
@@ -259,12 +255,14 @@ impl App {
                 kind: EventKind::ClosureRated { rating: rating.clone() },
                 note: rating.comment.clone(),
             };
+            let record = RatingRecord { rating: Rating::Closure(rating.clone()), channel, at: now };
+            if rating.not_fixed {
+                let mut change = self.reopened_not_fixed(report, vec![rated], channel, now)?;
+                change.ratings.push(record);
+                return Ok(change);
+            }
             let follow_on = if rating.reopens() {
-                let reason = if rating.not_fixed {
-                    "the beneficiary says it is not fixed".to_owned()
-                } else {
-                    format!("the beneficiary rated the closure quality {}/5", rating.quality.value())
-                };
+                let reason = format!("the beneficiary rated the closure quality {}/5", rating.quality.value());
                 Some(Command::Reopen { reason })
             } else if report.status == Status::Resolved {
                 Some(Command::Close)
@@ -278,7 +276,6 @@ impl App {
                 next = transition.applied_to(report);
                 events.extend(transition.events);
             }
-            let record = RatingRecord { rating: Rating::Closure(rating.clone()), channel, at: now };
             let mut change = ReportChange::new(next, events);
             change.ratings.push(record);
             Ok(change)
@@ -312,7 +309,7 @@ impl App {
 
     /// Applies the change `decide` makes to the report, settled (clocks, expected resolution, next
     /// escalation timer) against the report's status history, in one transaction.
-    async fn change(
+    pub(crate) async fn change(
         &self,
         ticket: TicketNumber,
         now: Timestamp,
@@ -320,12 +317,18 @@ impl App {
     ) -> Result<Report, AppError> {
         let history = self.status_history(ticket).await?;
         let mut next_due = None;
+        let mut wrote_outbox = false;
         let report = self
             .store
             .db
             .change_report(ticket.report_id(), |report| {
-                let change = self.settle(decide(report, &history)?, &history, now);
+                let mut change = self.settle(decide(report, &history)?, &history, now);
+                let without_escalations: Vec<Event> = change.events.iter().filter(|e| !matches!(e.kind, EventKind::Escalated { .. })).cloned().collect();
+                let mut updates = crate::updates::beneficiary_updates(&change.report, &without_escalations);
+                updates.extend(crate::updates::staff_updates(&change.report, &change.events));
+                change.outbox.extend(updates);
                 next_due = change.next_due;
+                wrote_outbox = !change.outbox.is_empty();
                 Ok::<_, AppError>(change)
             })
             .await
@@ -333,7 +336,25 @@ impl App {
         if let Some(due) = next_due {
             self.timer_signal().timer_set(due);
         }
+        if wrote_outbox {
+            self.outbox_signal().notify_waiters();
+        }
         Ok(report)
+    }
+
+    /// The beneficiary says a resolved or closed report is not fixed: it reopens and climbs its
+    /// escalation chain at once, after `events` (what he said). Every channel's "not fixed" (a
+    /// closure rating, a key on an update call) comes here.
+    pub(crate) fn reopened_not_fixed(&self, report: &Report, mut events: Vec<Event>, channel: Channel, now: Timestamp) -> Result<ReportChange, AppError> {
+        let reason = "the beneficiary says it is not fixed".to_owned();
+        let transition = lifecycle::apply(report, Command::Reopen { reason }, &Actor::beneficiary(), channel, now)?;
+        let mut next = transition.applied_to(report);
+        next.escalation = escalation::after_status_change(next.escalation, Status::Reopened);
+        events.extend(transition.events);
+        let mut change = self.escalate(&next, Cause::NotFixed, now);
+        events.append(&mut change.events);
+        change.events = events;
+        Ok(change)
     }
 
     /// When a new report's first escalation step is due.
@@ -351,11 +372,7 @@ impl App {
     /// The notice to whoever holds a report that its beneficiary followed up.
     fn follow_up_notice(&self, report: &Report, now: Timestamp) -> OutboxMessage {
         let assignment = &report.assignment;
-        let recipient = match (&assignment.user, &assignment.team) {
-            (Some(user), _) => format!("user:{user}"),
-            (None, Some(team)) => format!("team:{team}@{}", assignment.department),
-            (None, None) => format!("team_lead@{}", assignment.department),
-        };
+        let recipient = crate::updates::holder(assignment);
         OutboxMessage {
             dedupe_key: format!("follow_up:{}:{}", report.id.0, report.n_follow_ups),
             topic: "follow_up",
@@ -369,6 +386,7 @@ impl App {
                 "expected_at": report.expected_at.map(|at| at.to_string()),
             }),
             created_at: now,
+            available_at: None,
         }
     }
 }

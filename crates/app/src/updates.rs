@@ -1,11 +1,14 @@
-//! Updates to the beneficiary: each public status change and public comment made by someone else
-//! becomes one outbox row addressed to the beneficiary on the channel he can be reached on (his
-//! preference; a call for reports opened by phone or IVR; else a text to his phone; else email),
-//! in his language. The dispatcher delivers them; a report with no way to reach him gets none.
+//! Updates that a change sends, written in its transaction. To the beneficiary: each public status
+//! change and public comment made by someone else, the receipt of his follow-up, and an escalation
+//! of his overdue report, on the channel he can be reached on (his preference; a call for reports
+//! opened by phone or IVR; else a text to his phone; else email), in his language. A resolution asks
+//! him to rate the closure. Automated calls are kept for what matters (assigned, in progress,
+//! resolved, escalated past the deadline); other updates to a caller go by text. To staff: the
+//! assignment of a report to them.
 
 use balagh_domain::event::{Event, EventKind, Role};
-use balagh_domain::report::Report;
-use balagh_domain::vocabulary::Channel;
+use balagh_domain::report::{Assignment, Report};
+use balagh_domain::vocabulary::{Channel, Status};
 use balagh_store::OutboxMessage;
 
 /// How a beneficiary is reached, as an outbox recipient: `sms:+9665…`, `whatsapp:+9665…`,
@@ -25,31 +28,86 @@ pub fn beneficiary_recipient(report: &Report) -> Option<String> {
     preferred.or_else(|| if opened_by_voice { by("call", &phone) } else { None }).or_else(|| by("sms", &phone)).or_else(|| by("email", &email))
 }
 
+/// Statuses worth an automated call; other updates to a caller go by text.
+fn worth_a_call(status: Status) -> bool {
+    matches!(status, Status::Assigned | Status::InProgress | Status::Resolved)
+}
+
 /// The outbox rows that `events`, just applied to `report`, send to its beneficiary.
 pub fn beneficiary_updates(report: &Report, events: &[Event]) -> Vec<OutboxMessage> {
     let Some(recipient) = beneficiary_recipient(report) else { return vec![] };
+    let escalated = events.iter().any(|event| matches!(event.kind, EventKind::Escalated { .. }));
     events
         .iter()
-        .filter(|event| event.public && event.actor.role != Role::Beneficiary)
         .filter_map(|event| {
-            let (topic, status) = match &event.kind {
-                EventKind::StatusChanged { to, .. } => ("status_changed", *to),
-                EventKind::Commented => ("public_comment", report.status),
+            let by_others = event.public && event.actor.role != Role::Beneficiary;
+            let (topic, status, call) = match &event.kind {
+                EventKind::StatusChanged { to: Status::Resolved, .. } if by_others => ("closure_survey", Status::Resolved, true),
+                EventKind::StatusChanged { to, .. } if by_others => ("status_changed", *to, worth_a_call(*to)),
+                EventKind::Commented if by_others => ("public_comment", report.status, false),
+                EventKind::FollowedUp { .. } if event.actor.role == Role::Beneficiary => ("follow_up_received", report.status, false),
+                // A step of the chain (not a reminder) on a report past its expected resolution.
+                EventKind::Escalated { reminder: false, .. } if report.expected_at.is_some_and(|due| due <= event.at) => ("escalated", report.status, true),
                 _ => return None,
             };
+            let recipient = if call || !recipient.starts_with("call:") { recipient.clone() } else { recipient.replacen("call:", "sms:", 1) };
+            let mut payload = serde_json::json!({
+                "ticket": report.ticket().to_string(),
+                "service_code": report.service_code,
+                "status": status.as_str(),
+                "note": event.note,
+                "language": report.contact.language.as_str(),
+                "expected_at": report.expected_at.map(|at| at.to_string()),
+            });
+            if topic == "follow_up_received" {
+                payload["escalated"] = serde_json::Value::Bool(escalated);
+            }
             Some(OutboxMessage {
-                dedupe_key: format!("{topic}:{}:{}:{recipient}", report.id.0, event.at.as_microsecond()),
+                dedupe_key: format!("{topic}:{}:{}:{}:{recipient}", report.id.0, event.at.as_microsecond(), status.as_str()),
                 topic,
-                recipient: recipient.clone(),
+                recipient,
+                payload,
+                created_at: event.at,
+                available_at: None,
+            })
+        })
+        .collect()
+}
+
+/// Whoever holds a report: its user, else its team, else the department's team lead.
+pub fn holder(assignment: &Assignment) -> String {
+    match (&assignment.user, &assignment.team) {
+        (Some(user), _) => format!("user:{user}"),
+        (None, Some(team)) => format!("team:{team}@{}", assignment.department),
+        (None, None) => format!("team_lead@{}", assignment.department),
+    }
+}
+
+/// The notices that `events` send to staff: a report assigned to a user or team tells them.
+pub fn staff_updates(report: &Report, events: &[Event]) -> Vec<OutboxMessage> {
+    events
+        .iter()
+        .filter_map(|event| {
+            let EventKind::Assigned { assignment } = &event.kind else { return None };
+            if assignment.user.is_none() && assignment.team.is_none() {
+                return None;
+            }
+            let recipient = holder(assignment);
+            Some(OutboxMessage {
+                dedupe_key: format!("assigned:{}:{}:{recipient}", report.id.0, event.at.as_microsecond()),
+                topic: "assigned",
+                recipient,
                 payload: serde_json::json!({
                     "ticket": report.ticket().to_string(),
                     "service_code": report.service_code,
-                    "status": status.as_str(),
+                    "department": assignment.department,
+                    "priority": report.priority.as_str(),
+                    "status": report.status.as_str(),
                     "note": event.note,
-                    "language": report.contact.language.as_str(),
                     "expected_at": report.expected_at.map(|at| at.to_string()),
                 }),
                 created_at: event.at,
+                available_at: None,
             })
         })
         .collect()
@@ -129,5 +187,30 @@ mod tests {
         ];
         let topics: Vec<&str> = beneficiary_updates(&report, &events).iter().map(|m| m.topic).collect();
         assert_eq!(topics, ["status_changed", "public_comment"]);
+    }
+
+    #[test]
+    fn callers_are_called_for_what_matters_and_texted_the_rest() {
+        let report = report(Channel::Ivr, None, true, false);
+        let event = |to| Event {
+            at: report.created_at,
+            actor: Actor { role: Role::Staff, id: None, department: None, position: None },
+            channel: Channel::Web,
+            public: true,
+            kind: EventKind::StatusChanged { from: Status::New, to },
+            note: None,
+        };
+        let sent: Vec<(String, &str)> = beneficiary_updates(&report, &[event(Status::Acknowledged), event(Status::Assigned), event(Status::Resolved)])
+            .into_iter()
+            .map(|m| (m.recipient, m.topic))
+            .collect();
+        assert_eq!(
+            sent,
+            [
+                ("sms:+966512345678".to_owned(), "status_changed"),
+                ("call:+966512345678".to_owned(), "status_changed"),
+                ("call:+966512345678".to_owned(), "closure_survey")
+            ]
+        );
     }
 }

@@ -232,6 +232,8 @@ pub enum Cause {
     Due,
     /// The beneficiary followed up on an overdue or idle report.
     FollowUp,
+    /// The beneficiary said a resolved report is not fixed; it was reopened.
+    NotFixed,
 }
 
 /// What the SLA says about a report at the moment the chain is consulted.
@@ -327,6 +329,7 @@ impl Chain {
             Cause::Due if step.reminder => format!("reminder: still open ({})", step.spec.trigger),
             Cause::Due => step.spec.trigger.to_string(),
             Cause::FollowUp => "the beneficiary followed up on an overdue or idle report".to_owned(),
+            Cause::NotFixed => "the beneficiary says the resolved report is not fixed".to_owned(),
         };
         let targets: Vec<String> = step.spec.targets.iter().map(Target::to_string).collect();
         let event = Event {

@@ -121,6 +121,15 @@ pub enum EventKind {
         step: u32,
         target: String,
     },
+    /// The beneficiary pressed a key on an automated update call (`repeat`, `confirmed`,
+    /// `not_fixed`, `rated`, `agent`). What the answer did (a closure, a reopening, a rating)
+    /// follows as its own events.
+    UpdateCallAnswered {
+        choice: String,
+        /// The provider's id of the call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<String>,
+    },
 }
 
 impl EventKind {
@@ -136,6 +145,7 @@ impl EventKind {
             EventKind::ClosureRated { .. } => "closure_rated",
             EventKind::Escalated { .. } => "escalated",
             EventKind::EscalationAcknowledged { .. } => "escalation_acknowledged",
+            EventKind::UpdateCallAnswered { .. } => "update_call_answered",
         }
     }
 }

@@ -2,3 +2,14 @@
 //! checks requests the way the real service does (credentials, signatures, required fields),
 //! answers with the real service's success and error shapes, records what it accepted, and can be
 //! told to fail (an outage, a random share of failures, rate limiting with Retry-After).
+
+pub mod server;
+pub mod smtp;
+pub mod twilio;
+pub mod webhook;
+pub mod whatsapp;
+
+pub use server::{Failure, Faults};
+pub use twilio::FakeTwilio;
+pub use webhook::FakeWebhookReceiver;
+pub use whatsapp::FakeWhatsapp;

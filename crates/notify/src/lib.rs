@@ -1,11 +1,19 @@
-//! How a notification leaves Balagh: each provider (the `log` provider now; Twilio-compatible SMS
-//! and voice, SMTP, WhatsApp and signed webhooks later) sends one `Notification` and says whether
-//! it was delivered, failed for now (retry later, perhaps after a time the provider named), or
-//! failed for good. Providers know their outside service; they never touch the store.
+//! How a notification leaves Balagh: each provider (Twilio-compatible SMS and voice, SMTP email,
+//! the WhatsApp Cloud API, signed webhooks, and the `log` provider of the embedded mode) sends one
+//! rendered `Notification` and says whether it was delivered, failed for now (retry later, perhaps
+//! after a time the provider named), or failed for good. The `Router` picks the provider of each
+//! medium. Providers know their outside service; they never touch the store.
 
+pub mod email;
+pub mod http;
 pub mod log;
+pub mod router;
+pub mod twilio;
+pub mod webhook;
+pub mod whatsapp;
 
 pub use log::LogProvider;
+pub use router::Router;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -62,7 +70,8 @@ pub struct Content {
     /// Plain text: the SMS body, the WhatsApp text, the email's text part, the log line. No
     /// Unicode isolation marks.
     pub text: String,
-    /// The email's HTML part.
+    /// The email's HTML body: a fragment, already escaped, that the email provider wraps in a
+    /// document with the language and direction.
     pub html: Option<String>,
     /// An automated call: inline TwiML or the URL Balagh serves it from.
     pub call: Option<CallContent>,
@@ -141,6 +150,11 @@ pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Delivery, SendError
 pub trait Provider: Send + Sync {
     /// A short name for logs and metrics.
     fn name(&self) -> &'static str;
+
+    /// The name of the provider that takes `notification` (a router answers for the one it picks).
+    fn provider_name(&self, _notification: &Notification) -> &'static str {
+        self.name()
+    }
 
     fn send<'a>(&'a self, notification: &'a Notification) -> SendFuture<'a>;
 }

@@ -146,8 +146,10 @@ impl Db {
     /// Claims up to `limit` due, unleased escalation timers for `owner` until `now + lease`.
     pub async fn claim_due_timers(&self, owner: &str, now: Timestamp, lease: SignedDuration, limit: u64) -> Result<Vec<ReportId>, StoreError> {
         let eligible = Cond::all().add(Expr::col("kind").eq(ESCALATION)).add(Expr::col("due_at").lte(micros(now)));
-        let claim =
-            Claim { table: "timers", key: "report_id", eligible, order_by: "due_at" }.statement(owner, now, lease, limit).returning_col("report_id").to_owned();
+        let claim = Claim { table: "timers", key: "report_id", eligible, order_by: "due_at", also_set: vec![] }
+            .statement(owner, now, lease, limit)
+            .returning_col("report_id")
+            .to_owned();
         let mut tx = self.begin().await?;
         let claimed = tx.fetch_all::<ReportIdRow, _>(&claim).await?;
         tx.commit().await?;

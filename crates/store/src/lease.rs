@@ -16,6 +16,8 @@ pub(crate) struct Claim {
     pub eligible: Cond,
     /// Claimed oldest first by this column.
     pub order_by: &'static str,
+    /// Further columns the claim sets (the outbox counts its claims).
+    pub also_set: Vec<(&'static str, Expr)>,
 }
 
 impl Claim {
@@ -32,11 +34,8 @@ impl Claim {
             .limit(limit)
             .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
             .to_owned();
-        Query::update()
-            .table(self.table)
-            .values([("lease_owner", Expr::val(owner.to_owned())), ("lease_until", Expr::val(micros(now.checked_add(lease).unwrap_or(now))))])
-            .cond_where(self.eligible)
-            .and_where(Expr::col(self.key).in_subquery(claimable))
-            .to_owned()
+        let mut values = vec![("lease_owner", Expr::val(owner.to_owned())), ("lease_until", Expr::val(micros(now.checked_add(lease).unwrap_or(now))))];
+        values.extend(self.also_set);
+        Query::update().table(self.table).values(values).cond_where(self.eligible).and_where(Expr::col(self.key).in_subquery(claimable)).to_owned()
     }
 }

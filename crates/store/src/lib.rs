@@ -18,7 +18,7 @@ pub mod schema;
 pub use db::{Backend, Db, Tx, WriterConnection};
 pub use escalations::{EscalationFilter, EscalationRecord, EscalationTarget, FollowUpCounts, StatusHistory, StoredEscalation};
 pub use intake::{IdempotencyKey, Intake, IntakeOutcome, IntakeRecord, SeedReport};
-pub use outbox::{OutboxFilter, OutboxMessage, OutboxState, StoredOutbox};
+pub use outbox::{OutboxFilter, OutboxMessage, OutboxState, Receipt, Recorded, StoredOutbox, StoredTemplate};
 pub use ratings::{Rating, RatingRecord};
 pub use reports::{BoundingBox, Cursor, ReportChange, ReportFilter};
 pub use rows::StoredEvent;

@@ -44,6 +44,7 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "reports, events, ratings, api keys, catalogue", statements: initial },
     Migration { version: 2, name: "escalation progress, timers, escalations, outbox, positions", statements: escalation },
+    Migration { version: 3, name: "notification delivery: claims, segments, receipts, template overrides", statements: notifications },
 ];
 
 fn id_column(name: &'static str) -> ColumnDef {
@@ -354,4 +355,47 @@ mod tests {
             assert!(sql.contains(r#"WHERE "kind" = 'status_changed'"#), "{sql}");
         }
     }
+}
+
+fn notifications() -> Vec<Statement> {
+    // What the providers said afterwards about a message: Twilio's status callbacks (queued, sent,
+    // delivered, undelivered; a call's ringing, completed, busy, no-answer). One row per status, so
+    // a replayed callback changes nothing.
+    let receipts = Table::create()
+        .table("delivery_receipts")
+        .if_not_exists()
+        .col(id_column("id"))
+        .col(int("outbox_id"))
+        .col(text("provider_ref"))
+        .col(text("status"))
+        .col(text_null("error_code"))
+        .col(int("received_at"))
+        .to_owned();
+    // Administrators' own texts (minijinja) for a topic, medium and language, used instead of the
+    // built-in Fluent text.
+    let templates = Table::create()
+        .table("notification_templates")
+        .if_not_exists()
+        .col(text("topic"))
+        .col(text("medium"))
+        .col(text("language"))
+        .col(text("source"))
+        .col(int("updated_at"))
+        .col(text_null("updated_by"))
+        .primary_key(Index::create().col("topic").col("medium").col("language"))
+        .to_owned();
+    let mut unique_receipt = Index::create();
+    unique_receipt.name("delivery_receipts_status").table("delivery_receipts").col("outbox_id").col("provider_ref").col("status").unique().if_not_exists();
+    vec![
+        // Incremented by each claim; `attempts` by each recorded outcome. A claim that finds
+        // `claims > attempts + 1` knows an earlier dispatcher sent without recording.
+        add_column("outbox", ColumnDef::new("claims").big_integer().not_null().default(0).to_owned()),
+        add_column("outbox", int_null("segments")),
+        add_column("outbox", text_null("provider")),
+        add_column("outbox", text_null("delivery_status")),
+        add_column("outbox", int_null("delivery_status_at")),
+        Statement::Table(receipts),
+        Statement::Table(templates),
+        Statement::Index(unique_receipt.to_owned()),
+    ]
 }

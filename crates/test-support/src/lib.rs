@@ -3,7 +3,7 @@
 //! `BALAGH_TEST_DATABASE_URL` points at a server), the shipped catalogue and a clock that stands
 //! still until a test moves it.
 
-use balagh_app::{App, ManualClock};
+use balagh_app::{App, DeliverySettings, ManualClock};
 use balagh_domain::escalation::Position;
 use balagh_domain::event::Role;
 use balagh_store::{PoolOptions, Store};
@@ -29,6 +29,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     database_url: String,
     chains: String,
+    delivery: Option<DeliverySettings>,
     database: TestDatabase,
 }
 
@@ -59,18 +60,37 @@ pub async fn spawn_app_with_chains(chains: &str) -> TestApp {
     spawn(WebConfig::default(), chains).await
 }
 
-async fn spawn(mut config: WebConfig, chains: &str) -> TestApp {
+/// The auth token test servers started by `spawn_app_for_calls` check provider signatures with.
+pub const TWILIO_AUTH_TOKEN: &str = "test-twilio-auth-token";
+
+/// Starts a server whose notifications carry its own address for update calls and status
+/// callbacks (signed with `TWILIO_AUTH_TOKEN`), with these delivery settings otherwise.
+pub async fn spawn_app_for_calls(delivery: DeliverySettings) -> TestApp {
+    let mut config = WebConfig::default();
+    config.voice.auth_token = Some(TWILIO_AUTH_TOKEN.to_owned());
+    spawn_with_delivery(config, balagh_app::sla::DEFAULT_CHAINS, Some(delivery)).await
+}
+
+async fn spawn(config: WebConfig, chains: &str) -> TestApp {
+    spawn_with_delivery(config, chains, None).await
+}
+
+async fn spawn_with_delivery(mut config: WebConfig, chains: &str, delivery: Option<DeliverySettings>) -> TestApp {
     let (url, database) = fresh_database().await;
     let clock = Arc::new(ManualClock::new(start_instant()));
-    let app = open_app(&url, clock.clone(), chains).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
+    let delivery = delivery.map(|delivery| DeliverySettings { public_base_url: Some(address.clone()), ..delivery });
+    let mut app = open_app(&url, clock.clone(), chains).await;
+    if let Some(delivery) = &delivery {
+        app = app.with_delivery(delivery.clone());
+    }
     config.public_base_url = address.clone();
     let state = AppState { app: app.clone(), config: Arc::new(config), metrics: Some(metrics_handle()) };
     tokio::spawn(async move {
         axum::serve(listener, balagh_web::app(state)).await.expect("serve");
     });
-    TestApp { address, client: reqwest::Client::new(), app, clock, database_url: url, chains: chains.to_owned(), database }
+    TestApp { address, client: reqwest::Client::new(), app, clock, database_url: url, chains: chains.to_owned(), delivery, database }
 }
 
 /// Connects to the database at `url`, migrates it and loads the shipped settings, as a process
@@ -142,7 +162,11 @@ impl TestApp {
     /// Another Balagh process on the same database and clock: a second worker on PostgreSQL, or
     /// the process after a restart.
     pub async fn another_process(&self) -> App {
-        open_app(&self.database_url, self.clock.clone(), &self.chains).await
+        let app = open_app(&self.database_url, self.clock.clone(), &self.chains).await;
+        match &self.delivery {
+            Some(delivery) => app.with_delivery(delivery.clone()),
+            None => app,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -21,6 +21,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         api_v1::follow_up, api_v1::rate_interaction, api_v1::rate_closure, api_v1::timeline,
         escalations::list_escalations, escalations::acknowledge_escalation, escalations::follow_up_measurements,
         notifications::list_notifications, notifications::retry_notification,
+        crate::templates::list_templates, crate::templates::set_template, crate::templates::delete_template,
         crate::health::healthz, crate::health::readyz,
     ),
     components(schemas(error::ErrorBody, error::ErrorDetail, error::FieldErrorBody)),

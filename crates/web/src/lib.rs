@@ -11,6 +11,9 @@ pub mod escalations;
 pub mod health;
 pub mod notifications;
 pub mod open311;
+pub mod templates;
+pub mod twiml;
+pub mod voice;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -34,6 +37,8 @@ pub struct WebConfig {
     pub contact: String,
     /// Open311 discovery `key_service` text: how to get an API key.
     pub key_service: String,
+    /// The voice and delivery webhooks' signing token and agent routing.
+    pub voice: voice::VoiceConfig,
 }
 
 impl Default for WebConfig {
@@ -44,6 +49,7 @@ impl Default for WebConfig {
             public_base_url: "http://127.0.0.1:8940".into(),
             contact: "Eastern Province Municipality, 940 center".into(),
             key_service: "Ask the municipality's 940 center administrator for an API key (balagh admin api-key create NAME)".into(),
+            voice: voice::VoiceConfig { agent_queue: "940-agents".into(), ..Default::default() },
         }
     }
 }
@@ -61,7 +67,8 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
-        .nest("/api/v1", api_v1::routes().merge(escalations::routes()).merge(notifications::routes()))
+        .nest("/api/v1", api_v1::routes().merge(escalations::routes()).merge(notifications::routes()).merge(templates::routes()))
+        .merge(voice::routes())
         .nest("/open311/v2", open311::routes())
         .merge(docs::routes())
         .merge(health::routes())

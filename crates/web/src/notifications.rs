@@ -41,6 +41,12 @@ pub struct NotificationView {
     pub last_error: Option<String>,
     /// The provider's id for the delivered message.
     pub provider_ref: Option<String>,
+    /// The provider that took it: `twilio-sms`, `twilio-voice`, `email`, `whatsapp`, `webhook`, `log`.
+    pub provider: Option<String>,
+    /// SMS segments the text took.
+    pub segments: Option<i64>,
+    /// The provider's last reported status (`delivered`, `undelivered`, `no-answer`, …).
+    pub delivery_status: Option<String>,
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
 }
@@ -60,6 +66,9 @@ impl NotificationView {
             available_at: instant(row.available_at)?,
             last_error: row.last_error.clone(),
             provider_ref: row.provider_ref.clone(),
+            provider: row.provider.clone(),
+            segments: row.segments,
+            delivery_status: row.delivery_status.clone(),
             payload: serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::String(row.payload.clone())),
         })
     }

@@ -203,7 +203,11 @@ async fn the_beneficiary_hears_of_status_changes_and_public_comments_by_his_chan
     app.app.comment(ticket, "contractor is late again", false, &staff, balagh_domain::Channel::Web).await.unwrap();
     let rows = app.app.store.db.outbox(Some(ticket.report_id()), 10).await.unwrap();
     let sent: Vec<(&str, &str)> = rows.iter().map(|m| (m.topic.as_str(), m.recipient.as_str())).collect();
-    assert_eq!(sent, [("status_changed", "call:+966512345678"), ("public_comment", "call:+966512345678")], "a report opened by IVR is answered by a call");
+    assert_eq!(
+        sent,
+        [("status_changed", "call:+966512345678"), ("public_comment", "sms:+966512345678")],
+        "a report opened by IVR is called for its assignment and texted the comment"
+    );
     let payload: serde_json::Value = serde_json::from_str(&rows[0].payload).unwrap();
     assert_eq!((payload["status"].as_str(), payload["language"].as_str()), (Some("assigned"), Some("ar")));
     let scripted = Scripted::with(vec![]);

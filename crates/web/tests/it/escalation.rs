@@ -123,8 +123,11 @@ async fn a_report_climbs_its_chain_over_weeks_in_working_time_only_then_is_remin
     let timeline = app.app.timeline(ticket, &supervisor()).await.unwrap();
     let escalated = timeline.iter().filter(|e| matches!(e.event.kind, EventKind::Escalated { .. })).count();
     assert_eq!(escalated, steps.len(), "every step is on the timeline");
-    let outbox = app.app.store.db.outbox(Some(ticket.report_id()), 1000).await.unwrap();
+    let (outbox, to_beneficiary): (Vec<_>, Vec<_>) =
+        app.app.store.db.outbox(Some(ticket.report_id()), 1000).await.unwrap().into_iter().partition(|m| m.topic == "escalation");
     assert_eq!(outbox.len(), steps.len(), "each step notifies its one target");
+    assert_eq!(to_beneficiary.len(), 2, "the beneficiary hears of the levels fired past the deadline, not of reminders");
+    assert!(to_beneficiary.iter().all(|m| m.topic == "escalated" && m.recipient.starts_with("sms:")));
     assert!(outbox.iter().all(|m| m.topic == "escalation" && m.state == "pending"));
     assert_eq!(outbox[1].recipient, "department_manager@cleanliness");
     // Level 3 raised the priority; level 2 flagged the report.
@@ -179,7 +182,9 @@ async fn a_reopened_report_climbs_its_chain_again_from_the_first_level() {
     fire_next(&app, ticket, at("2027-01-01T00:00:00Z")).await.expect("level 1");
     fire_next(&app, ticket, at("2027-01-01T00:00:00Z")).await.expect("level 2");
     resolve(&app.app, ticket, "done").await;
-    let rating = ClosureRating { quality: Score::new("quality", 1).unwrap(), speed: Score::new("quality", 1).unwrap(), comment: None, not_fixed: true };
+    // A poor rating reopens without escalating ("not fixed" escalates at once: see the
+    // notification tests).
+    let rating = ClosureRating { quality: Score::new("quality", 1).unwrap(), speed: Score::new("quality", 1).unwrap(), comment: None, not_fixed: false };
     app.app.rate_closure(ticket, "0512345678", rating, Channel::App).await.expect("rate");
     let report = app.app.report(ticket).await.unwrap();
     assert_eq!(report.status, Status::Reopened);
@@ -219,7 +224,7 @@ async fn a_follow_up_escalates_an_overdue_report_at_once_and_otherwise_tells_the
     let topics: Vec<(&str, &str)> = outbox.iter().map(|m| (m.topic.as_str(), m.recipient.as_str())).collect();
     assert_eq!(
         topics,
-        [("status_changed", "sms:+966512345678"), ("follow_up", "user:cleaner-7")],
+        [("status_changed", "sms:+966512345678"), ("assigned", "user:cleaner-7"), ("follow_up", "user:cleaner-7"), ("follow_up_received", "sms:+966512345678")],
         "the beneficiary hears of the assignment; the assignee of the follow-up"
     );
 
@@ -460,7 +465,9 @@ async fn a_level_can_reassign_to_a_person_who_then_finds_it_escalated_to_him() {
     // A level without `notify` acts but sends nothing.
     fire_next(&app, ticket, at("2027-01-01T00:00:00Z")).await.expect("level 2");
     assert_eq!(app.app.report(ticket).await.unwrap().priority, Priority::High);
-    assert_eq!(app.app.store.db.outbox(Some(ticket.report_id()), 10).await.unwrap().len(), 2);
+    let outbox = app.app.store.db.outbox(Some(ticket.report_id()), 10).await.unwrap();
+    let topics: Vec<&str> = outbox.iter().map(|m| m.topic.as_str()).collect();
+    assert_eq!(topics, ["escalation", "escalation", "escalated"], "staff hear of the notifying levels; the beneficiary of the overdue report's level 2");
 }
 
 #[tokio::test]

@@ -6,5 +6,6 @@ mod bad_input;
 mod dispatch;
 mod escalation;
 mod escalations_api;
+mod notify;
 mod open311;
 mod operations;

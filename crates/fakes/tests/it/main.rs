@@ -1,0 +1,6 @@
+//! The fakes, driven over real sockets by the real provider clients.
+
+mod smtp;
+mod twilio;
+mod webhook;
+mod whatsapp;
