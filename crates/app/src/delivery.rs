@@ -60,7 +60,7 @@ impl DeliverySettings {
 /// An outbox row ready for a provider, or held.
 pub enum Prepared {
     Send {
-        notification: Notification,
+        notification: Box<Notification>,
         segments: Option<u32>,
         note: Option<String>,
     },
@@ -133,7 +133,7 @@ impl<'a> Renderer<'a> {
         };
         let attempt = u32::try_from(row.attempts).unwrap_or(u32::MAX).saturating_add(1);
         let notification = Notification { id: row.id, topic: row.topic.clone(), recipient: row.recipient.clone(), medium, address, payload, content, attempt };
-        Prepared::Send { notification, segments: rendered.segments.map(|s| s.count), note }
+        Prepared::Send { notification: Box::new(notification), segments: rendered.segments.map(|s| s.count), note }
     }
 
     /// A staff address's medium and address from the directory (exact entry, then `*`), or the

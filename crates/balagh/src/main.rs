@@ -2,9 +2,11 @@
 //! and the HTTP server together, and runs one subcommand.
 
 mod bench;
+mod bench_dispatch;
 mod demo;
 mod eastern_province;
 mod escalations;
+mod providers;
 mod settings;
 
 use anyhow::Context;
@@ -153,6 +155,10 @@ enum EscalationAction {
 enum BenchAction {
     /// Drive report creates over HTTP and print creates/s and latency percentiles.
     Intake(bench::IntakeArgs),
+    /// Send pending text messages through the notification dispatchers to a local fake Twilio, on
+    /// a fresh database, and print messages/s; with --fail-ratio the fake refuses some requests
+    /// for a while. Fails unless every message reached the fake exactly once.
+    Dispatch(bench_dispatch::DispatchArgs),
     /// Run the escalation worker against the store for a while and print the process CPU time
     /// used meanwhile, the worker's passes and the SQL the process ran (with nothing due: what an
     /// idle worker costs).
@@ -341,6 +347,12 @@ async fn run(command: Command, settings: Settings, statements: StatementStats) -
             println!("{report}");
             Ok(())
         }
+        Command::Bench { action: BenchAction::Dispatch(args) } => {
+            let report = bench_dispatch::run(&args).await?;
+            println!("{report}");
+            anyhow::ensure!(report.check.is_exactly_once(), "messages were lost or duplicated (see above)");
+            Ok(())
+        }
         Command::Bench { action: BenchAction::IdleWorker { seconds, store } } => {
             let app = open_app(&apply_store_flags(settings, &store)).await?;
             let measured = escalations::idle_worker(app, seconds, &statements).await?;
@@ -390,7 +402,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("metrics buckets")?
         .install_recorder()
         .context("cannot install the metrics recorder")?;
-    let app = open_app(&settings).await?;
+    // Notification settings are checked before anything is opened, so a mistake stops the start.
+    let notification_providers = providers::Providers::from_settings(&settings)?;
+    let app = open_app(&settings).await?.with_delivery(notification_providers.delivery.clone());
     let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     let bound = listener.local_addr().context("cannot read the bound address")?;
     // With port 0 the OS picks the port: advertise the one actually bound.
@@ -402,6 +416,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         jurisdiction_id: settings.jurisdiction_id.clone(),
         max_body_bytes: settings.max_body_bytes,
         public_base_url: base.clone(),
+        voice: notification_providers.voice.clone(),
         ..balagh_web::WebConfig::default()
     };
     // Signal handlers are in place before the banner tells anyone the server is up.
@@ -409,13 +424,24 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let worker = EscalationWorker::for_this_process(app.clone());
     tracing::info!(owner = worker.owner(), "escalation worker running");
     let worker = tokio::spawn(worker.run(shutdown.clone().stopped()));
-    // Until real providers are configured, notifications are printed and filed under the data
-    // directory, so what Balagh would send is visible.
-    let outbox_dir = settings.data_dir.join("outbox");
-    let provider = Arc::new(balagh_notify::LogProvider::new(Some(outbox_dir.clone())));
-    let dispatcher = balagh_app::Dispatcher::new(app.clone(), provider, balagh_app::worker::process_owner(), balagh_app::RetryPolicy::default());
-    tracing::info!(provider = "log", directory = %outbox_dir.display(), "notification dispatcher running");
-    let dispatcher = tokio::spawn(dispatcher.run(shutdown.clone().stopped()));
+    // Every dispatcher shares the router; each claims outbox rows under its own owner name. A
+    // medium with no provider configured goes to the log provider, which prints and files under
+    // the data directory what Balagh would send.
+    let owner = balagh_app::worker::process_owner();
+    let dispatchers: Vec<_> = (0..notification_providers.dispatchers)
+        .map(|i| {
+            let router: Arc<dyn balagh_notify::Provider> = notification_providers.router.clone();
+            let dispatcher = balagh_app::Dispatcher::new(app.clone(), router, format!("{owner}-d{i}"), balagh_app::RetryPolicy::default());
+            tokio::spawn(dispatcher.run(shutdown.clone().stopped()))
+        })
+        .collect();
+    tracing::info!(
+        dispatchers = notification_providers.dispatchers,
+        owner = %owner,
+        directory = %notification_providers.outbox_dir.display(),
+        "notification dispatcher running; providers: {}",
+        notification_providers.router.describe()
+    );
     let store = app.store.clone();
     let state = balagh_web::AppState { app, config: Arc::new(config), metrics: Some(metrics) };
     // A closed standard output (a detached terminal) must not stop the server: write errors are ignored.
@@ -426,13 +452,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
     if let Err(error) = axum::serve(listener, balagh_web::app(state)).with_graceful_shutdown(shutdown.stopped()).await {
         worker.abort();
-        dispatcher.abort();
+        for dispatcher in &dispatchers {
+            dispatcher.abort();
+        }
         return Err(error).context("the HTTP server failed");
     }
     // The worker saw the same signal; a pass in progress finishes its transaction first.
     worker.await.context("the escalation worker failed")?;
     tracing::info!("escalation worker stopped");
-    dispatcher.await.context("the notification dispatcher failed")?;
+    for dispatcher in dispatchers {
+        dispatcher.await.context("a notification dispatcher failed")?;
+    }
     tracing::info!("notification dispatcher stopped");
     store.db.close().await;
     tracing::info!("Balagh stopped");

@@ -338,3 +338,81 @@ async fn stored_escalations_all(dir: &Path) -> Vec<balagh_app::StoredEscalation>
     store.db.close().await;
     all
 }
+
+/// Starts `serve` with `BALAGH_LOG=info` and returns the start-up line that says which provider
+/// takes each medium; the server is stopped at once.
+fn providers_line(command: &mut Command) -> String {
+    let mut child = command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("BALAGH_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start server");
+    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let line = stderr.lines().map_while(Result::ok).find(|line| line.contains("notification dispatcher running"));
+    let _ = child.kill();
+    let _ = child.wait();
+    line.expect("serve logs which provider takes each medium")
+}
+
+#[test]
+fn serve_with_no_configuration_sends_every_medium_to_the_log_provider_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = providers_line(&mut balagh(dir.path()));
+    assert!(line.contains("providers: sms=log call=log email=log whatsapp=log webhook=log staff=log"), "{line}");
+    assert!(line.contains("dispatchers=2") && line.contains("balagh-data/outbox"), "{line}");
+}
+
+#[test]
+fn serve_logs_the_configured_provider_of_each_medium() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("staff.toml"), "\"team_lead@roads\" = \"email:lead@roads.example.sa\"\n\"*\" = \"webhook:staff\"\n").unwrap();
+    let config = "public_base_url = \"https://940.example.gov.sa\"\nstaff_directory_file = \"staff.toml\"\ndispatchers = 3\n\
+                  smtp_host = \"127.0.0.1\"\nsmtp_port = 2525\nsmtp_security = \"none\"\nsmtp_from = \"Balagh 940 <noreply@balagh.example.sa>\"\n\
+                  [webhooks.staff]\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"s3cret\"\n";
+    std::fs::write(dir.path().join("balagh.toml"), config).unwrap();
+    // Twilio from the environment: a number stays text, not a TOML integer.
+    let line = providers_line(
+        balagh(dir.path())
+            .args(["--config", "balagh.toml"])
+            .env("BALAGH_TWILIO_ACCOUNT_SID", "AC0123")
+            .env("BALAGH_TWILIO_AUTH_TOKEN", "token")
+            .env("BALAGH_TWILIO_FROM", "+966138000000")
+            .env("BALAGH_TWILIO_BASE_URL", "http://127.0.0.1:9"),
+    );
+    assert!(line.contains("providers: sms=twilio-sms call=twilio-voice email=email whatsapp=log webhook=webhook staff=log"), "{line}");
+    assert!(line.contains("dispatchers=3") && !line.contains("s3cret"), "{line}");
+}
+
+#[test]
+fn serve_refuses_twilio_without_a_public_base_url_or_with_a_missing_token_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let twilio = |command: &mut Command| {
+        command.env("BALAGH_TWILIO_ACCOUNT_SID", "AC0123").env("BALAGH_TWILIO_FROM", "+966138000000");
+    };
+    let mut partial = balagh(dir.path());
+    twilio(&mut partial);
+    let stderr = serve_refused(&mut partial);
+    assert!(stderr.contains("incomplete Twilio settings") && stderr.contains("BALAGH_TWILIO_AUTH_TOKEN"), "{stderr}");
+    let mut no_public_address = balagh(dir.path());
+    twilio(&mut no_public_address);
+    let stderr = serve_refused(no_public_address.env("BALAGH_TWILIO_AUTH_TOKEN", "token"));
+    assert!(stderr.contains("public_base_url (BALAGH_PUBLIC_BASE_URL) is not set"), "{stderr}");
+    assert!(!dir.path().join("balagh-data").exists(), "nothing is opened before the settings are checked");
+}
+
+#[test]
+fn serve_refuses_a_staff_directory_entry_that_is_not_an_address_naming_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("staff.toml"), "\"team_lead@roads\" = \"lead@roads.example.sa\"\n").unwrap();
+    std::fs::write(dir.path().join("balagh.toml"), "staff_directory_file = \"staff.toml\"\n").unwrap();
+    let stderr = serve_refused(balagh(dir.path()).args(["--config", "balagh.toml"]));
+    assert!(stderr.contains("invalid staff_directory_file staff.toml: entry \"team_lead@roads\""), "{stderr}");
+    assert!(stderr.contains("is not an address"), "{stderr}");
+    // A webhook the directory names must be configured.
+    std::fs::write(dir.path().join("staff.toml"), "\"*\" = \"webhook:staff\"\n").unwrap();
+    let stderr = serve_refused(balagh(dir.path()).args(["--config", "balagh.toml"]));
+    assert!(stderr.contains("entry \"*\"") && stderr.contains("no [webhooks.staff] is configured"), "{stderr}");
+}

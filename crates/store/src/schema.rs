@@ -338,25 +338,6 @@ pub async fn is_current(db: &Db) -> Result<bool, StoreError> {
     Ok(MIGRATIONS.iter().all(|m| applied.contains(&m.version)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_status_change_index_is_partial_on_both_backends() {
-        let statements = escalation();
-        let rendered: Vec<String> = [Backend::Sqlite, Backend::Postgres]
-            .into_iter()
-            .flat_map(|backend| statements.iter().map(move |s| s.render(backend)))
-            .filter(|sql| sql.contains("report_events_status_changes"))
-            .collect();
-        assert_eq!(rendered.len(), 2);
-        for sql in rendered {
-            assert!(sql.contains(r#"WHERE "kind" = 'status_changed'"#), "{sql}");
-        }
-    }
-}
-
 fn notifications() -> Vec<Statement> {
     // What the providers said afterwards about a message: Twilio's status callbacks (queued, sent,
     // delivered, undelivered; a call's ringing, completed, busy, no-answer). One row per status, so
@@ -398,4 +379,23 @@ fn notifications() -> Vec<Statement> {
         Statement::Table(templates),
         Statement::Index(unique_receipt.to_owned()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_change_index_is_partial_on_both_backends() {
+        let statements = escalation();
+        let rendered: Vec<String> = [Backend::Sqlite, Backend::Postgres]
+            .into_iter()
+            .flat_map(|backend| statements.iter().map(move |s| s.render(backend)))
+            .filter(|sql| sql.contains("report_events_status_changes"))
+            .collect();
+        assert_eq!(rendered.len(), 2);
+        for sql in rendered {
+            assert!(sql.contains(r#"WHERE "kind" = 'status_changed'"#), "{sql}");
+        }
+    }
 }
