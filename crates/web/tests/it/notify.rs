@@ -393,3 +393,54 @@ async fn administrators_override_a_text_and_a_broken_template_is_refused() {
     assert_eq!(deleted.status(), 204);
     assert_eq!(app.client.delete(&url).bearer_auth(&admin).send().await.unwrap().status(), 404);
 }
+
+#[tokio::test]
+async fn a_beneficiary_who_prefers_email_gets_a_right_to_left_arabic_email_over_starttls() {
+    let app = spawn_app_for_calls(calls_only()).await;
+    let relay = balagh_fakes::smtp::FakeSmtp::start(balagh_fakes::smtp::FakeSmtpOptions::default().with_credentials("balagh", "pw").requiring_tls()).await;
+    let mut config = balagh_notify::email::EmailConfig::new(relay.host(), "Balagh 940 <noreply@940.example.sa>");
+    config.port = relay.port();
+    config.username = Some("balagh".into());
+    config.password = Some("pw".into());
+    config.extra_root_certificate_pem = Some(relay.certificate_pem().to_owned());
+    let email = balagh_notify::email::EmailProvider::new(config).unwrap();
+    let router: Arc<dyn Provider> = Arc::new(Router::new(Arc::new(LogProvider::new(None))).with(Medium::Email, Arc::new(email)));
+    let mut body = report_body();
+    body["email"] = "m.alotaibi@example.sa".into();
+    body["preferred_channel"] = "email".into();
+    let response = app.post_report(&body).await;
+    assert_eq!(response.status(), 201);
+    let ticket = TicketNumber::parse(response.json::<serde_json::Value>().await.unwrap()["ticket"].as_str().unwrap()).unwrap();
+    step(&app.app, ticket, Command::Acknowledge).await;
+    assert_eq!(dispatcher(&app.app, router, "d1").run_once(app.app.now()).await.unwrap().sent, 1);
+    let mail = relay.received().remove(0);
+    assert_eq!(mail.to, ["m.alotaibi@example.sa"]);
+    assert!(mail.over_tls);
+    let html = mail.html().unwrap();
+    assert!(html.contains("dir=\"rtl\"") && html.contains(&ticket.to_string()), "{html}");
+    assert!(mail.text().unwrap().contains(&ticket.to_string()));
+    let row = rows(&app.app).await.remove(0);
+    assert_eq!(mail.message_id().as_deref().map(|id| id.contains(&format!("balagh-outbox-{}", row.id))), Some(true));
+}
+
+#[tokio::test]
+async fn a_beneficiary_who_prefers_whatsapp_gets_an_approved_template_outside_the_window() {
+    let app = spawn_app_for_calls(calls_only()).await;
+    let fake = balagh_fakes::FakeWhatsapp::start("1098765", "wa-token").await;
+    let mut config = balagh_notify::whatsapp::WhatsappConfig::new("1098765", "wa-token");
+    config.base_url = fake.base_url();
+    let whatsapp = balagh_notify::whatsapp::WhatsappProvider::new(config).unwrap();
+    let router: Arc<dyn Provider> = Arc::new(Router::new(Arc::new(LogProvider::new(None))).with(Medium::Whatsapp, Arc::new(whatsapp)));
+    let mut body = report_body();
+    body["preferred_channel"] = "whatsapp".into();
+    let response = app.post_report(&body).await;
+    let ticket = TicketNumber::parse(response.json::<serde_json::Value>().await.unwrap()["ticket"].as_str().unwrap()).unwrap();
+    step(&app.app, ticket, Command::Acknowledge).await;
+    assert_eq!(dispatcher(&app.app, router, "d1").run_once(app.app.now()).await.unwrap().sent, 1);
+    let message = fake.messages().remove(0);
+    assert_eq!(message.to, "966512345678");
+    let balagh_fakes::whatsapp::FakeWhatsappContent::Template { name, language, parameters } = message.content else { panic!("a template: {message:?}") };
+    assert_eq!((name.as_str(), language.as_str()), ("balagh_report_update", "ar"));
+    assert_eq!(parameters[0], ticket.to_string());
+    assert_eq!(rows(&app.app).await[0].provider_ref.as_deref(), Some(message.id.as_str()));
+}
