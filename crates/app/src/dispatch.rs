@@ -136,7 +136,8 @@ impl Dispatcher {
                     Recorded::Deferred { .. } => (&mut done.held, "held"),
                 };
                 *counter += 1;
-                metrics::counter!("balagh_notifications_total", "provider" => self.provider.name(), "topic" => topic, "outcome" => result).increment(1);
+                let provider = record.provider.unwrap_or_else(|| "none".to_owned());
+                metrics::counter!("balagh_notifications_total", "provider" => provider, "topic" => topic, "outcome" => result).increment(1);
             }
         }
     }

@@ -444,3 +444,43 @@ async fn a_beneficiary_who_prefers_whatsapp_gets_an_approved_template_outside_th
     assert_eq!(parameters[0], ticket.to_string());
     assert_eq!(rows(&app.app).await[0].provider_ref.as_deref(), Some(message.id.as_str()));
 }
+
+#[tokio::test]
+async fn malformed_or_misdirected_voice_requests_are_refused_and_change_nothing() {
+    let app = spawn_app_for_calls(calls_only()).await;
+    let (fake, router) = twilio().await;
+    let ticket = open(&app, "app").await;
+    step(&app.app, ticket, Command::Acknowledge).await;
+    dispatcher(&app.app, router, "d1").run_once(app.app.now()).await.unwrap();
+    let text_row = rows(&app.app).await.remove(0).id;
+    // A text is not a call: there is no update call to speak.
+    let not_a_call = fake.signed_post(&app.url(&format!("/voice/updates/{text_row}")), &[("CallSid".into(), "CA1".into())]).await.unwrap();
+    assert_eq!(not_a_call.status, 404, "{}", not_a_call.body);
+    let unknown = fake.signed_post(&app.url("/voice/updates/424242/menu"), &[("Digits".into(), "3".into())]).await.unwrap();
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    let not_a_number = fake.signed_post(&app.url("/voice/updates/abc"), &[]).await.unwrap();
+    assert_eq!(not_a_number.status, 404, "{}", not_a_number.body);
+    // A body that is not a form, signed or not.
+    let json = app
+        .client
+        .post(app.url(&format!("/notify/twilio/status/{text_row}")))
+        .header("X-Twilio-Signature", "x")
+        .header("content-type", "application/json")
+        .body("{\"MessageStatus\":\"failed\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 415);
+    let garbage = app
+        .client
+        .post(app.url(&format!("/notify/twilio/status/{text_row}")))
+        .header("X-Twilio-Signature", "x")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![0xff, 0xfe, b'=', 0x80])
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(garbage.status().as_u16(), 400 | 403), "{}", garbage.status());
+    assert!(app.app.store.db.receipts(text_row).await.unwrap().is_empty());
+    assert_eq!(app.app.report(ticket).await.unwrap().status, Status::Acknowledged);
+}
