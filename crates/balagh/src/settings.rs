@@ -427,18 +427,18 @@ impl Settings {
                 None => Ok(None),
             };
         };
+        let from = PhoneNumber::parse("twilio_from", from).map_err(|e| anyhow::anyhow!("invalid {}: {}", setting_name("twilio_from"), e.message))?;
+        let mut config = TwilioConfig::new(sid, token, from.as_str());
+        config.messaging_service_sid = service.map(str::to_owned);
+        if let Some(base_url) = base_url {
+            config.base_url = checked_url("twilio_base_url", base_url, UrlKind::Base)?;
+        }
         if !has_public_base_url {
             bail!(
                 "Twilio is configured (twilio_account_sid) but {} is not set: calls fetch their TwiML from it and Twilio reports each message's \
                  status to it; set it to the address Twilio reaches this server at, such as https://940.example.gov.sa",
                 setting_name("public_base_url")
             );
-        }
-        let from = PhoneNumber::parse("twilio_from", from).map_err(|e| anyhow::anyhow!("invalid {}: {}", setting_name("twilio_from"), e.message))?;
-        let mut config = TwilioConfig::new(sid, token, from.as_str());
-        config.messaging_service_sid = service.map(str::to_owned);
-        if let Some(base_url) = base_url {
-            config.base_url = checked_url("twilio_base_url", base_url, UrlKind::Base)?;
         }
         Ok(Some(config))
     }
@@ -824,7 +824,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("balagh.toml");
         std::fs::write(&file, "[webhooks.gis]\nurl = \"https://gis.example.sa/hook\"\nsecret = \"wh-s3cret\"\n").unwrap();
-        let secrets = [("BALAGH_TWILIO_AUTH_TOKEN", "tw-s3cret"), ("BALAGH_WHATSAPP_ACCESS_TOKEN", "wa-s3cret"), ("BALAGH_SMTP_PASSWORD", "smtp-s3cret")];
+        let secrets = [
+            ("BALAGH_TWILIO_ACCOUNT_SID", "AC123"),
+            ("BALAGH_TWILIO_AUTH_TOKEN", "tw-s3cret"),
+            ("BALAGH_TWILIO_FROM", "+966138000000"),
+            ("BALAGH_WHATSAPP_PHONE_NUMBER_ID", "1234567890"),
+            ("BALAGH_WHATSAPP_ACCESS_TOKEN", "wa-s3cret"),
+            ("BALAGH_SMTP_HOST", "smtp.example.sa"),
+            ("BALAGH_SMTP_FROM", "noreply@balagh.example.sa"),
+            ("BALAGH_SMTP_USERNAME", "balagh"),
+            ("BALAGH_SMTP_PASSWORD", "smtp-s3cret"),
+        ];
         let settings = Settings::load(Some(&file), vars(&secrets)).unwrap();
         let shown = format!("{settings:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
