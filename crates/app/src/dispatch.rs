@@ -90,6 +90,9 @@ impl Dispatcher {
         let templates = self.app.store.db.templates().await?;
         let renderer = Renderer::new(self.app.delivery(), self.app.catalogue(), templates);
         loop {
+            // A long pass (a slow provider) claims each batch at the time it really is, so its
+            // lease runs from then and no other dispatcher takes the batch over mid-send.
+            let now = Ord::max(now, self.app.now());
             let claimed = self.app.store.db.claim_outbox(&self.owner, now, LEASE, BATCH).await?;
             if claimed.is_empty() {
                 return Ok(done);

@@ -43,7 +43,7 @@ const PUBLIC_BASE_URL: &str = "http://127.0.0.1:9";
 const STATUS_CALLBACK_PREFIX: &str = "/notify/twilio/status/";
 /// Reports generated and stored per transaction while seeding.
 const SEED_CHUNK: usize = 5_000;
-/// A fixed seed, so that runs of the same size store the same reports.
+/// A fixed seed, so that runs of the same size store much the same reports.
 const SEED: u64 = 0x4449_5350_4154_4348;
 /// Operator digits of Saudi mobile numbers (050, 053, …): recipients are `+9665`, one of these,
 /// then seven digits, all distinct.
@@ -76,6 +76,10 @@ pub struct DispatchArgs {
     /// For how many seconds the fake refuses requests (with --fail-ratio).
     #[arg(long, default_value_t = 60)]
     pub fail_for_seconds: u64,
+    /// The fake answers every request after this many milliseconds, the whole run (Twilio itself
+    /// takes a few hundred); 0 answers at once.
+    #[arg(long, default_value_t = 0)]
+    pub provider_delay_ms: u64,
     /// Give up (and fail) if the messages are not all sent after this many seconds.
     #[arg(long, default_value_t = 900)]
     pub timeout_seconds: u64,
@@ -94,9 +98,14 @@ impl DispatchArgs {
         Ok(())
     }
 
-    /// The faults the run injects, if any: the ratio and for how long.
-    fn faults(&self) -> Option<(f64, Duration)> {
+    /// The failures the run injects, if any: the ratio and for how long.
+    fn failures(&self) -> Option<(f64, Duration)> {
         (self.fail_ratio > 0.0 && self.fail_for_seconds > 0).then(|| (self.fail_ratio, Duration::from_secs(self.fail_for_seconds)))
+    }
+
+    /// How long the fake takes to answer each request, if it is slowed down.
+    fn provider_delay(&self) -> Option<Duration> {
+        (self.provider_delay_ms > 0).then(|| Duration::from_millis(self.provider_delay_ms))
     }
 }
 
@@ -115,7 +124,9 @@ pub struct DispatchReport {
     pub arabic: usize,
     pub dispatchers: usize,
     /// The injected failure ratio and how long it lasted, in seconds.
-    pub faults: Option<(f64, f64)>,
+    pub failures: Option<(f64, f64)>,
+    /// How long the fake took to answer each request, in milliseconds, when slowed down.
+    pub provider_delay_ms: Option<u64>,
     /// Storing the reports and the outbox rows (not timed into the rate).
     pub seed_seconds: f64,
     /// From the start until a dispatcher found nothing pending.
@@ -124,6 +135,9 @@ pub struct DispatchReport {
     pub dispatched: Dispatched,
     pub passes: u64,
     pub failed_passes: u64,
+    /// Requests made to the provider: sent, retried and dead outcomes, and those whose outcome
+    /// could not be recorded because another dispatcher had taken the row over.
+    pub requests: u64,
     pub error_samples: Vec<String>,
     /// Batches that sent something, and the time each took from its first send starting to its
     /// last send ending, in milliseconds.
@@ -242,13 +256,15 @@ async fn measure_on(args: &DispatchArgs, store: &Store, backend: &'static str) -
 
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.timeout_seconds);
-    let faults = args.faults();
-    let lifting = faults.map(|(ratio, lasting)| {
-        fake.set_faults(Faults::failing(ratio, Failure::Mixed));
+    let failures = args.failures();
+    let recovered = Faults { delay: args.provider_delay(), ..Faults::none() };
+    fake.set_faults(recovered);
+    let lifting = failures.map(|(ratio, lasting)| {
+        fake.set_faults(Faults { delay: recovered.delay, ..Faults::failing(ratio, Failure::Mixed) });
         let fake = fake.clone();
         tokio::spawn(async move {
             tokio::time::sleep(lasting).await;
-            fake.set_faults(Faults::none());
+            fake.set_faults(recovered);
         })
     });
     let tasks: Vec<_> = (0..args.dispatchers)
@@ -266,7 +282,7 @@ async fn measure_on(args: &DispatchArgs, store: &Store, backend: &'static str) -
     if let Some(lifting) = lifting {
         lifting.abort();
     }
-    fake.set_faults(Faults::none());
+    fake.set_faults(recovered);
     let mut runs: Vec<DrainRun> = runs.into_iter().map(|joined| joined.and_then(|run| run)).collect::<anyhow::Result<_>>()?;
     let finished = runs.iter().filter_map(|run| run.drained_at).min().context("no dispatcher saw the outbox drained")?;
     let seconds = finished.duration_since(started).as_secs_f64();
@@ -276,12 +292,14 @@ async fn measure_on(args: &DispatchArgs, store: &Store, backend: &'static str) -
         messages: args.messages,
         arabic: seeded.arabic,
         dispatchers: args.dispatchers,
-        faults: faults.map(|(ratio, lasting)| (ratio, lasting.as_secs_f64().min(seconds))),
+        failures: failures.map(|(ratio, lasting)| (ratio, lasting.as_secs_f64().min(seconds))),
+        provider_delay_ms: args.provider_delay().map(|_| args.provider_delay_ms),
         seed_seconds,
         seconds,
         dispatched: Dispatched::default(),
         passes: 0,
         failed_passes: 0,
+        requests: 0,
         error_samples: Vec::new(),
         batches: 0,
         batch_send_ms: Percentiles::default(),
@@ -304,6 +322,7 @@ async fn measure_on(args: &DispatchArgs, store: &Store, backend: &'static str) -
         }
         let timings = run.timings.lock().expect("timings lock");
         report.batches += timings.batch_send.len();
+        report.requests += timings.requests;
         sends.add(&timings.batch_send).context("merging batch timings")?;
         gaps.add(&timings.between_batches).context("merging batch timings")?;
     }
@@ -475,6 +494,8 @@ fn new_histogram() -> Histogram<u64> {
 
 /// Per batch: how long its sends took, and the time between it and the next batch.
 struct BatchTimings {
+    /// Every request passed to the provider.
+    requests: u64,
     batch_send: Histogram<u64>,
     between_batches: Histogram<u64>,
     in_flight: usize,
@@ -493,7 +514,14 @@ struct TimedProvider {
 
 impl TimedProvider {
     fn new(inner: Arc<dyn Provider>) -> TimedProvider {
-        let timings = BatchTimings { batch_send: new_histogram(), between_batches: new_histogram(), in_flight: 0, batch_started: None, last_batch_ended: None };
+        let timings = BatchTimings {
+            requests: 0,
+            batch_send: new_histogram(),
+            between_batches: new_histogram(),
+            in_flight: 0,
+            batch_started: None,
+            last_batch_ended: None,
+        };
         TimedProvider { inner, timings: Arc::new(Mutex::new(timings)) }
     }
 
@@ -507,6 +535,7 @@ impl TimedProvider {
             }
         }
         timings.in_flight += 1;
+        timings.requests += 1;
     }
 
     fn send_ended(&self) {
@@ -631,10 +660,13 @@ impl FreshDatabase {
 
 impl fmt::Display for DispatchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let faults = match self.faults {
+        let mut faults = match self.failures {
             Some((ratio, seconds)) => format!("{:.0}% of requests refused for {seconds:.1} s", ratio * 100.0),
             None => "none".to_owned(),
         };
+        if let Some(delay) = self.provider_delay_ms {
+            faults.push_str(&format!("; every answer after {delay} ms"));
+        }
         let rate = if self.seconds > 0.0 { self.messages as f64 / self.seconds } else { 0.0 };
         let check = &self.check;
         writeln!(
@@ -655,6 +687,13 @@ impl fmt::Display for DispatchReport {
         for error in &self.error_samples {
             writeln!(f, "  - {error}")?;
         }
+        let recorded = (self.dispatched.sent + self.dispatched.retried + self.dispatched.dead) as u64;
+        writeln!(
+            f,
+            "requests    {} to the provider; {} whose outcome was not recorded (the row's lease was taken over)",
+            self.requests,
+            self.requests.saturating_sub(recorded)
+        )?;
         writeln!(f, "batches     {}: sends p50 {:.2} ms, p99 {:.2} ms", self.batches, self.batch_send_ms.p50, self.batch_send_ms.p99)?;
         writeln!(f, "between     batches (record, claim, render): p50 {:.2} ms, p99 {:.2} ms", self.between_batches_ms.p50, self.between_batches_ms.p99)?;
         writeln!(
@@ -688,6 +727,7 @@ mod tests {
             dispatchers: 2,
             fail_ratio: 0.0,
             fail_for_seconds: 60,
+            provider_delay_ms: 0,
             timeout_seconds: 900,
             keep_database: false,
         }
@@ -747,6 +787,60 @@ mod tests {
             DeliveryCheck { wrong_reference: 1, ..good.clone() },
         ] {
             assert!(!bad.is_exactly_once(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn batch_timings_keep_values_beyond_the_histograms_first_range() {
+        let mut histogram = new_histogram();
+        for millis in [12, 15, 40] {
+            record_micros(&mut histogram, Duration::from_millis(millis));
+        }
+        let percentiles = Percentiles::of(&histogram);
+        assert!((percentiles.p50 - 15.0).abs() < 0.1 && (percentiles.p99 - 40.0).abs() < 0.1, "{percentiles:?}");
+        assert_eq!(Percentiles::of(&new_histogram()), Percentiles::default());
+    }
+
+    #[test]
+    fn a_report_shows_the_rate_the_requests_not_recorded_and_the_verdict() {
+        let check = DeliveryCheck {
+            expected: 300,
+            sent: 300,
+            at_fake: 400,
+            exactly_once: 200,
+            duplicated: 100,
+            attempts: 300,
+            most_attempts: 1,
+            ..DeliveryCheck::default()
+        };
+        let report = DispatchReport {
+            backend: "SQLite",
+            messages: 300,
+            arabic: 210,
+            dispatchers: 2,
+            failures: Some((0.3, 2.0)),
+            provider_delay_ms: Some(300),
+            seed_seconds: 0.5,
+            seconds: 1.5,
+            dispatched: Dispatched { sent: 300, retried: 0, dead: 0, held: 0 },
+            passes: 4,
+            failed_passes: 0,
+            requests: 400,
+            error_samples: vec![],
+            batches: 6,
+            batch_send_ms: Percentiles { p50: 12.0, p99: 20.0 },
+            between_batches_ms: Percentiles { p50: 3.0, p99: 4.5 },
+            check,
+        };
+        let text = report.to_string();
+        for line in [
+            "dispatch    300 messages (210 Arabic, 90 English) on SQLite, 2 dispatchers; faults: 30% of requests refused for 2.0 s; every answer after 300 ms",
+            "messages/s  200.0  (300 messages in 1.50 s; seeding took 0.5 s)",
+            "requests    400 to the provider; 100 whose outcome was not recorded (the row's lease was taken over)",
+            "fake        400 messages: 200 rows exactly once, 100 duplicated, 0 lost, 0 unknown, 0 to a wrong number, 0 with a wrong sid recorded",
+            "exactly once  NO",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
     }
 
