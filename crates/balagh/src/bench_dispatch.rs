@@ -3,17 +3,22 @@
 //!
 //! A run makes a fresh database (a new SQLite file, or a new PostgreSQL database on the server the
 //! URL names, dropped at the end), stores demo reports and one pending text message about each
-//! (distinct numbers; Arabic or English, as the report's beneficiary wrote), then starts the
-//! clock and runs `--dispatchers` real `Dispatcher`s, each calling `run_once(now)` in a loop, until
-//! nothing is pending. Messages per second is the message count over that time.
+//! (distinct numbers; in Arabic to beneficiaries who wrote in Arabic, in English to the others),
+//! then starts the clock and runs `--dispatchers` real `Dispatcher`s, each calling
+//! `run_once(now)` with the real clock in a loop (looking again within 20 ms when a pass found
+//! nothing to do), until nothing is pending. Messages per second is the message count over that
+//! time. The fake runs in the same process, so its side of every request is on the same cores.
 //!
 //! With `--fail-ratio` the fake refuses that share of requests at random (half 500, half 429 with
 //! `Retry-After: 1`; a refused request creates nothing) for `--fail-for-seconds`, then recovers;
-//! the dispatchers retry on a short policy and each pass uses the real clock.
+//! the dispatchers retry on a short policy. With `--provider-delay-ms` it answers every request
+//! that much later, as a distant provider does.
 //!
 //! Whatever the faults, the run ends with the same check: every outbox row is sent, none is dead,
 //! and the fake holds exactly one message per outbox row (each message names its row in its
-//! status callback URL), sent to the row's number, whose sid the row recorded.
+//! status callback URL), sent to the row's number, whose sid the row recorded. The requests the
+//! provider saw are counted too, so a request whose outcome a dispatcher could not record (another
+//! had taken the row over) shows.
 
 use anyhow::Context as _;
 use balagh_app::{App, DeliverySettings, Dispatched, Dispatcher, RetryPolicy, SlaSettings, SystemClock};
