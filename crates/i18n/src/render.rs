@@ -593,8 +593,8 @@ impl Parts {
         if let Some((key, url)) = &self.link {
             // The label comes from Fluent with a marker where the URL goes, so the link can be an anchor.
             const MARKER: &str = "\u{E000}";
-            let label = escape(&text(facts.language, key, &[("url", MARKER.into())]));
-            let anchor = format!("<a href=\"{}\">{}</a>", escape(url), escape(url));
+            let label = escape_html(&text(facts.language, key, &[("url", MARKER.into())]));
+            let anchor = format!("<a href=\"{}\">{}</a>", escape_html(url), escape_html(url));
             body.push(format!("<p>{}</p>", label.replace(MARKER, &anchor)));
         }
         body.push(paragraph(&signoff));
@@ -641,7 +641,8 @@ fn whatsapp_parameter(text: &str) -> String {
     if one_line.chars().count() <= 1000 { one_line } else { format!("{}…", one_line.chars().take(999).collect::<String>()) }
 }
 
-fn escape(text: &str) -> String {
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape_html(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -658,7 +659,7 @@ fn escape(text: &str) -> String {
 
 /// Escaped text with its line breaks kept as `<br>`.
 fn escape_lines(text: &str) -> String {
-    text.lines().map(escape).collect::<Vec<_>>().join("<br>\n")
+    text.lines().map(escape_html).collect::<Vec<_>>().join("<br>\n")
 }
 
 fn paragraph(text: &str) -> String {
@@ -670,7 +671,7 @@ fn paragraph(text: &str) -> String {
 fn html_from_text(facts: &Facts, subject: &str, text: &str) -> String {
     let mut body: Vec<String> = text.split("\n\n").map(str::trim).filter(|block| !block.is_empty()).map(paragraph).collect();
     if let Some(url) = &facts.portal_url {
-        let escaped = escape(url);
+        let escaped = escape_html(url);
         let anchor = format!("<a href=\"{escaped}\">{escaped}</a>");
         body = body.into_iter().map(|block| block.replace(&escaped, &anchor)).collect();
     }
@@ -682,6 +683,6 @@ fn html_document(facts: &Facts, subject: &str, body: &str) -> String {
     let language = facts.language;
     format!(
         "<!DOCTYPE html>\n<html lang=\"{language}\" dir=\"{direction}\">\n<head><meta charset=\"utf-8\"><title>{}</title></head>\n<body>\n<div dir=\"{direction}\" lang=\"{language}\">\n{body}\n</div>\n</body>\n</html>\n",
-        escape(subject)
+        escape_html(subject)
     )
 }

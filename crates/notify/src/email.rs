@@ -37,6 +37,7 @@
 //! * Certificates are checked against the built-in web roots (webpki-roots) plus
 //!   [`EmailConfig::extra_root_certificate_pem`]; the system trust store is not read.
 
+use crate::http::error_chain;
 use crate::{Delivery, Medium, Notification, Provider, SendError, SendFuture};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -300,29 +301,6 @@ fn is_tls_refusal(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// An error and its sources, joined with `: ` (lettre's own message already includes its direct
-/// source, so repeated text is skipped).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    // lettre wraps some errors twice ("Connection error: Connection error: …"): say it once.
-    let mut parts: Vec<&str> = Vec::new();
-    for part in text.split(": ") {
-        if parts.last() != Some(&part) {
-            parts.push(part);
-        }
-    }
-    parts.join(": ")
-}
-
 /// The relay's queue id from its `250` reply, when it names one (`queued as 4Fz1Lq`, `id=1abc-00`).
 fn queue_id(response: &Response) -> Option<String> {
     let text = response.message().collect::<Vec<_>>().join(" ");
@@ -378,20 +356,7 @@ fn text_to_html(text: &str) -> String {
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
+pub use balagh_i18n::escape_html;
 
 #[cfg(test)]
 mod tests {

@@ -83,7 +83,7 @@ pub(crate) async fn send(service: &str, request: reqwest::RequestBuilder) -> Res
     let body = match response.text().await {
         Ok(body) => body,
         Err(error) if status.is_success() => {
-            tracing::warn!(target: "balagh::notify", "{service} accepted the request but its answer could not be read: {}", chain(&error));
+            tracing::warn!(target: "balagh::notify", "{service} accepted the request but its answer could not be read: {}", error_chain(&error));
             String::new()
         }
         Err(error) => return Err(unanswered(service, &error)),
@@ -93,7 +93,7 @@ pub(crate) async fn send(service: &str, request: reqwest::RequestBuilder) -> Res
 
 /// The temporary failure of a request that got no (whole) answer.
 fn unanswered(service: &str, error: &reqwest::Error) -> SendError {
-    let cause = chain(error);
+    let cause = error_chain(error);
     let reason = if error.is_timeout() {
         format!("{service} did not answer in time: {cause}")
     } else if error.is_connect() {
@@ -104,8 +104,10 @@ fn unanswered(service: &str, error: &reqwest::Error) -> SendError {
     SendError::Temporary { reason, retry_after: None }
 }
 
-/// An error and its causes, `: `-separated: reqwest's own message rarely says why.
-fn chain(error: &dyn std::error::Error) -> String {
+/// An error and its causes, `: `-separated (reqwest's own message rarely says why); a cause its
+/// error already quotes, or a part repeated in a row (lettre's "Connection error: Connection
+/// error: …"), is said once.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -116,7 +118,13 @@ fn chain(error: &dyn std::error::Error) -> String {
         }
         source = cause.source();
     }
-    text
+    let mut parts: Vec<&str> = Vec::new();
+    for part in text.split(": ") {
+        if parts.last() != Some(&part) {
+            parts.push(part);
+        }
+    }
+    parts.join(": ")
 }
 
 /// A `Retry-After` value (delay seconds, or an HTTP date) as a wait from `now`; a date in the past
