@@ -233,7 +233,7 @@ impl App {
 
 /// The static topic name of a stored topic (outbox rows keep `&'static str` topics).
 fn topic_name(topic: &str) -> &'static str {
-    ["status_changed", "closure_survey", "escalated", "public_comment", "follow_up_received", "assigned", "escalation", "follow_up", "call_fallback"]
+    ["received", "status_changed", "closure_survey", "escalated", "public_comment", "follow_up_received", "assigned", "escalation", "follow_up", "call_fallback"]
         .into_iter()
         .find(|known| *known == topic)
         .unwrap_or("status_changed")

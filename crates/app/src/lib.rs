@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod dispatch;
 pub mod error;
 pub mod escalation;
+pub mod ivr;
 pub mod keys;
 pub mod reports;
 pub mod sla;
@@ -20,6 +21,7 @@ pub use balagh_store::{
     BoundingBox, Cursor, EscalationFilter, OutboxFilter, OutboxState, ReportFilter, StoreError, StoredEscalation, StoredEvent, StoredOutbox, StoredTemplate,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use balagh_store::IvrCall;
 pub use delivery::DeliverySettings;
 pub use dispatch::{Dispatched, Dispatcher, RetryPolicy};
 pub use error::AppError;

@@ -11,7 +11,7 @@ use balagh_store::StoredTemplate;
 
 /// The topics a template may be written for.
 pub const TOPICS: &[&str] =
-    &["status_changed", "public_comment", "closure_survey", "escalated", "follow_up_received", "call_fallback", "assigned", "escalation", "follow_up"];
+    &["received", "status_changed", "public_comment", "closure_survey", "escalated", "follow_up_received", "call_fallback", "assigned", "escalation", "follow_up"];
 
 /// The media a template may be written for.
 pub const MEDIA: &[&str] = &["sms", "call", "email", "whatsapp", "webhook", "staff"];

@@ -111,3 +111,15 @@ pub const CITIES: &[City] = &[
         districts: &[("الفيصلية", "Al Faisaliyah"), ("اليرموك", "Al Yarmouk"), ("العزيزية", "Al Aziziyah"), ("الخليج", "Al Khaleej")],
     },
 ];
+
+/// The cities and districts IVR callers choose from, in the order of `CITIES`.
+pub fn ivr_cities() -> Vec<balagh_ivr::City> {
+    CITIES
+        .iter()
+        .map(|city| balagh_ivr::City {
+            name_ar: city.name_ar.to_owned(),
+            name_en: city.name_en.to_owned(),
+            districts: city.districts.iter().map(|(ar, en)| ((*ar).to_owned(), (*en).to_owned())).collect(),
+        })
+        .collect()
+}

@@ -6,6 +6,7 @@ mod bench_dispatch;
 mod demo;
 mod eastern_province;
 mod escalations;
+mod ivr_call;
 mod providers;
 mod settings;
 
@@ -106,6 +107,11 @@ enum Command {
         #[command(subcommand)]
         action: BenchAction,
     },
+    /// The voice line (IVR): play a call against a running server.
+    Ivr {
+        #[command(subcommand)]
+        action: IvrAction,
+    },
     /// Administration: API keys.
     Admin {
         #[command(subcommand)]
@@ -169,6 +175,15 @@ enum BenchAction {
         #[command(flatten)]
         store: StoreFlags,
     },
+}
+
+#[derive(Subcommand)]
+enum IvrAction {
+    /// Place one call against a running server's voice webhooks, as Twilio would, and play it on
+    /// the terminal: prompts are printed as they are heard, keys and recordings are asked on
+    /// standard input (or given with --keys and --say), and the ticket the call opened is printed
+    /// at the end as `ticket: N`.
+    Call(ivr_call::IvrCallArgs),
 }
 
 #[derive(Subcommand)]
@@ -357,6 +372,11 @@ async fn run(command: Command, settings: Settings, statements: StatementStats) -
             let app = open_app(&apply_store_flags(settings, &store)).await?;
             let measured = escalations::idle_worker(app, seconds, &statements).await?;
             print!("{measured}");
+            Ok(())
+        }
+        Command::Ivr { action: IvrAction::Call(args) } => {
+            let defaults = ivr_call::CallDefaults { auth_token: settings.twilio_auth_token.clone(), account_sid: settings.twilio_account_sid.clone() };
+            ivr_call::run(&args, defaults).await?;
             Ok(())
         }
         Command::Admin { action: AdminAction::ApiKey { action } } => admin_api_key(settings, action).await,

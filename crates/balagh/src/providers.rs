@@ -96,7 +96,7 @@ mod tests {
         assert_eq!(providers.delivery.public_base_url, None, "the listen address is not a public address");
         assert_eq!(providers.delivery.call_retries, vec![jiff::SignedDuration::from_mins(10), jiff::SignedDuration::from_mins(30)]);
         assert_eq!(providers.voice.auth_token, None);
-        assert_eq!(providers.voice.agent_queue, "940-agents");
+        assert_eq!(providers.voice.ivr.agent_queue, "940-agents");
     }
 
     #[tokio::test]
@@ -122,6 +122,6 @@ mod tests {
         assert_eq!(providers.delivery.staff_language, "en");
         assert_eq!(providers.delivery.staff_directory.get("*").map(String::as_str), Some("webhook:staff"));
         assert_eq!(providers.voice.auth_token.as_deref(), Some("tw-token"));
-        assert_eq!(providers.voice.voices.get("ar").map(String::as_str), Some("Polly.Zeina"));
+        assert_eq!(providers.voice.ivr.voices.get("ar").map(String::as_str), Some("Polly.Zeina"));
     }
 }

@@ -14,6 +14,8 @@ use balagh_notify::email::{EmailConfig, EmailSecurity};
 use balagh_notify::twilio::TwilioConfig;
 use balagh_notify::webhook::WebhookConfig;
 use balagh_notify::whatsapp::WhatsappConfig;
+use balagh_ivr::IvrSettings;
+use balagh_voice::markup::Markup;
 use balagh_web::voice::VoiceConfig;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -77,6 +79,11 @@ pub struct Settings {
     pub voice_voice_ar: Option<String>,
     /// The provider's voice for English speech (`Polly.Joanna`), else the platform's default.
     pub voice_voice_en: Option<String>,
+    /// What the IVR answers its voice platform in: `twiml` (Twilio and compatibles) or
+    /// `voicexml` (VoiceXML 2.1 browsers on premises).
+    pub ivr_markup: String,
+    /// How many times an IVR prompt is asked before the caller is put through to an agent.
+    pub ivr_max_attempts: u8,
 
     /// The WhatsApp Business Cloud API: the business phone number's id.
     pub whatsapp_phone_number_id: Option<String>,
@@ -140,6 +147,8 @@ impl Default for Settings {
             voice_agent_number: None,
             voice_voice_ar: None,
             voice_voice_en: None,
+            ivr_markup: "twiml".into(),
+            ivr_max_attempts: 3,
             whatsapp_phone_number_id: None,
             whatsapp_access_token: None,
             whatsapp_base_url: None,
@@ -182,6 +191,8 @@ const KEYS: &[&str] = &[
     "voice_agent_number",
     "voice_voice_ar",
     "voice_voice_en",
+    "ivr_markup",
+    "ivr_max_attempts",
     "whatsapp_phone_number_id",
     "whatsapp_access_token",
     "whatsapp_base_url",
@@ -218,6 +229,7 @@ const TEXT_KEYS: &[&str] = &[
     "voice_agent_number",
     "voice_voice_ar",
     "voice_voice_en",
+    "ivr_markup",
     "whatsapp_phone_number_id",
     "whatsapp_access_token",
     "whatsapp_base_url",
@@ -399,12 +411,22 @@ impl Settings {
             .into_iter()
             .filter_map(|(language, voice)| given(voice).map(|voice| (language.to_owned(), voice.to_owned())))
             .collect();
-        let voice = VoiceConfig {
-            auth_token: twilio.as_ref().map(|twilio| twilio.auth_token.clone()),
+        let markup: Markup = self.ivr_markup.parse().map_err(|e| anyhow::anyhow!("invalid {}: {e}", setting_name("ivr_markup")))?;
+        if !(1..=9).contains(&self.ivr_max_attempts) {
+            bail!("invalid {} {}: ask 1 to 9 times", setting_name("ivr_max_attempts"), self.ivr_max_attempts);
+        }
+        let recordings = twilio.as_ref().map(|t| t.base_url.clone()).unwrap_or_else(|| "https://api.twilio.com".into());
+        let ivr = IvrSettings {
+            markup,
             agent_queue: voice_agent_queue.to_owned(),
             agent_number: given(&self.voice_agent_number).map(str::to_owned),
             voices,
+            max_attempts: self.ivr_max_attempts,
+            recording_prefixes: vec![format!("{}/", recordings.trim_end_matches('/'))],
+            cities: crate::eastern_province::ivr_cities(),
+            ..IvrSettings::default()
         };
+        let voice = VoiceConfig { auth_token: twilio.as_ref().map(|twilio| twilio.auth_token.clone()), ivr: std::sync::Arc::new(ivr) };
         let delivery = DeliverySettings { public_base_url, quiet_hours, call_retries, staff_directory, staff_language: staff_language.to_owned() };
         Ok(Notifications { twilio, whatsapp, email, webhooks, delivery, voice, dispatchers: self.dispatchers })
     }
@@ -701,6 +723,8 @@ impl fmt::Debug for Settings {
             .field("voice_agent_number", &self.voice_agent_number)
             .field("voice_voice_ar", &self.voice_voice_ar)
             .field("voice_voice_en", &self.voice_voice_en)
+            .field("ivr_markup", &self.ivr_markup)
+            .field("ivr_max_attempts", &self.ivr_max_attempts)
             .field("whatsapp_phone_number_id", &self.whatsapp_phone_number_id)
             .field("whatsapp_access_token", &redacted(&self.whatsapp_access_token))
             .field("whatsapp_base_url", &self.whatsapp_base_url)

@@ -130,6 +130,24 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         call: Option<String>,
     },
+    /// A call to the IVR about this report ended: its length, the menus the caller went through,
+    /// and the ratings he gave the agent and the answer, if he was put through to one.
+    IvrCall {
+        /// The provider's id of the call.
+        call: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_seconds: Option<i64>,
+        path: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent_service: Option<u8>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        answer_quality: Option<u8>,
+    },
+    /// The provider's transcription of the description the caller recorded became the report's
+    /// description (the event's note holds it).
+    DescriptionTranscribed {
+        call: String,
+    },
 }
 
 impl EventKind {
@@ -146,6 +164,8 @@ impl EventKind {
             EventKind::Escalated { .. } => "escalated",
             EventKind::EscalationAcknowledged { .. } => "escalation_acknowledged",
             EventKind::UpdateCallAnswered { .. } => "update_call_answered",
+            EventKind::IvrCall { .. } => "ivr_call",
+            EventKind::DescriptionTranscribed { .. } => "description_transcribed",
         }
     }
 }

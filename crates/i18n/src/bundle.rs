@@ -21,7 +21,10 @@ pub const DEFAULT_LANGUAGE: &str = "ar";
 pub const FALLBACK_LANGUAGE: &str = "en";
 
 /// The Fluent sources, one per entry of [`LANGUAGES`], in the same order.
-pub(crate) const SOURCES: &[(&str, &str)] = &[("ar", include_str!("../locales/ar/notifications.ftl")), ("en", include_str!("../locales/en/notifications.ftl"))];
+pub(crate) const SOURCES: &[(&str, &str)] = &[
+    ("ar", concat!(include_str!("../locales/ar/notifications.ftl"), "\n", include_str!("../locales/ar/ivr.ftl"))),
+    ("en", concat!(include_str!("../locales/en/notifications.ftl"), "\n", include_str!("../locales/en/ivr.ftl"))),
+];
 
 /// A value for a variable of a Fluent message.
 #[derive(Debug, Clone, PartialEq, Eq)]

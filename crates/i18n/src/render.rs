@@ -25,7 +25,7 @@ const WANTED_NOTE_CHARS: usize = 30;
 const MIN_NOTE_CHARS: usize = 15;
 
 /// The topics with texts of their own; any other topic gets a generic update.
-pub const TOPICS: &[&str] = &["status_changed", "public_comment", "closure_survey", "escalation", "follow_up", "call_fallback", "webhook"];
+pub const TOPICS: &[&str] = &["received", "status_changed", "public_comment", "closure_survey", "escalation", "follow_up", "call_fallback", "webhook"];
 
 /// The media a notification can be rendered for.
 pub const MEDIA: &[&str] = &["sms", "call", "email", "whatsapp", "webhook", "staff"];
@@ -33,7 +33,7 @@ pub const MEDIA: &[&str] = &["sms", "call", "email", "whatsapp", "webhook", "sta
 /// What to render: a topic's payload for one medium and language.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
-    /// `status_changed`, `public_comment`, `closure_survey`, `escalation`, `follow_up`,
+    /// `received`, `status_changed`, `public_comment`, `closure_survey`, `escalation`, `follow_up`,
     /// `call_fallback`, `webhook`; anything else gets a generic update.
     pub topic: &'a str,
     /// `sms`, `call`, `email`, `whatsapp`, `webhook` or `staff`.
@@ -310,6 +310,7 @@ struct Parts {
 impl Parts {
     fn for_topic(facts: &Facts) -> Parts {
         match facts.topic.as_str() {
+            "received" => Parts::received(facts),
             "status_changed" => Parts::status_changed(facts, "status-changed-subject", "status-changed-line"),
             "call_fallback" => Parts::status_changed(facts, "call-fallback-subject", "call-fallback-line"),
             "public_comment" => Parts::public_comment(facts),
@@ -370,6 +371,14 @@ impl Parts {
         let comment = facts.note_on_one_line().map(|note| whatsapp_parameter(&note)).unwrap_or_else(|| "-".to_owned());
         let whatsapp = ("balagh_report_comment".to_owned(), vec![facts.ticket.clone(), comment]);
         Parts::beneficiary(facts, subject, line, "comment-line", speech.join(" "), whatsapp)
+    }
+
+    fn received(facts: &Facts) -> Parts {
+        let subject = facts.text("received-subject", &[("ticket", facts.ticket.as_str().into())]);
+        let line = facts.text("received-line", &[("ref", facts.reference().into())]);
+        let speech = facts.text("call-received", &[("digits", digits_spoken(&facts.ticket, facts.language).into())]);
+        let whatsapp = ("balagh_report_received".to_owned(), vec![facts.ticket.clone()]);
+        Parts::beneficiary(facts, subject, line, "note-line", speech, whatsapp)
     }
 
     fn closure_survey(facts: &Facts) -> Parts {

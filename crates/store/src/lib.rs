@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod db;
 pub mod escalations;
 pub mod intake;
+pub mod ivr_calls;
 mod lease;
 pub mod outbox;
 pub mod ratings;
@@ -17,6 +18,7 @@ pub mod schema;
 
 pub use db::{Backend, Db, Tx, WriterConnection};
 pub use escalations::{EscalationFilter, EscalationRecord, EscalationTarget, FollowUpCounts, StatusHistory, StoredEscalation};
+pub use ivr_calls::IvrCall;
 pub use intake::{IdempotencyKey, Intake, IntakeOutcome, IntakeRecord, SeedReport};
 pub use outbox::{OutboxFilter, OutboxMessage, OutboxState, Receipt, Recorded, StoredOutbox, StoredTemplate};
 pub use ratings::{Rating, RatingRecord};

@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "reports, events, ratings, api keys, catalogue", statements: initial },
     Migration { version: 2, name: "escalation progress, timers, escalations, outbox, positions", statements: escalation },
     Migration { version: 3, name: "notification delivery: claims, segments, receipts, template overrides", statements: notifications },
+    Migration { version: 4, name: "ivr calls", statements: ivr_calls },
 ];
 
 fn id_column(name: &'static str) -> ColumnDef {
@@ -286,6 +287,32 @@ fn escalation() -> Vec<Statement> {
         index("escalations_report", "escalations", &["report_id", "id"]),
         index("outbox_state_available", "outbox", &["state", "available_at"]),
     ]
+}
+
+fn ivr_calls() -> Vec<Statement> {
+    // One row per IVR call, keyed by the provider's call id, so any Balagh process can answer the
+    // call's next step. `step` counts the steps answered: a request for an earlier step is a replay
+    // (answered again from `last_reply`), and an update only succeeds from the step it read.
+    let calls = Table::create()
+        .table("ivr_calls")
+        .if_not_exists()
+        .col(ColumnDef::new("call_sid").text().not_null().primary_key())
+        .col(text_null("caller"))
+        .col(text("language"))
+        .col(int("step"))
+        .col(text("state"))
+        .col(text_null("last_input"))
+        .col(text_null("last_reply"))
+        .col(int_null("report_id"))
+        .col(text("path"))
+        .col(int("started_at"))
+        .col(int("updated_at"))
+        .col(int_null("ended_at"))
+        .col(int_null("duration_seconds"))
+        .col(int_null("agent_service"))
+        .col(int_null("answer_quality"))
+        .to_owned();
+    vec![Statement::Table(calls), index("ivr_calls_started", "ivr_calls", &["started_at"])]
 }
 
 fn migrations_table() -> TableCreateStatement {

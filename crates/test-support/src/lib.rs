@@ -71,6 +71,15 @@ pub async fn spawn_app_for_calls(delivery: DeliverySettings) -> TestApp {
     spawn_with_delivery(config, balagh_app::sla::DEFAULT_CHAINS, Some(delivery)).await
 }
 
+/// Starts a server that answers IVR calls with `ivr`, signed with `TWILIO_AUTH_TOKEN`, whose
+/// documents name its own address.
+pub async fn spawn_app_for_ivr(ivr: balagh_ivr::IvrSettings) -> TestApp {
+    let mut config = WebConfig::default();
+    config.voice.auth_token = Some(TWILIO_AUTH_TOKEN.to_owned());
+    config.voice.ivr = Arc::new(ivr);
+    spawn_with_delivery(config, balagh_app::sla::DEFAULT_CHAINS, Some(DeliverySettings::default())).await
+}
+
 async fn spawn(config: WebConfig, chains: &str) -> TestApp {
     spawn_with_delivery(config, chains, None).await
 }

@@ -9,10 +9,10 @@ pub mod docs;
 pub mod error;
 pub mod escalations;
 pub mod health;
+pub mod ivr;
 pub mod notifications;
 pub mod open311;
 pub mod templates;
-pub mod twiml;
 pub mod voice;
 
 use axum::Router;
@@ -49,7 +49,7 @@ impl Default for WebConfig {
             public_base_url: "http://127.0.0.1:8940".into(),
             contact: "Eastern Province Municipality, 940 center".into(),
             key_service: "Ask the municipality's 940 center administrator for an API key (balagh admin api-key create NAME)".into(),
-            voice: voice::VoiceConfig { agent_queue: "940-agents".into(), ..Default::default() },
+            voice: voice::VoiceConfig::default(),
         }
     }
 }
@@ -69,6 +69,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api_v1::routes().merge(escalations::routes()).merge(notifications::routes()).merge(templates::routes()))
         .merge(voice::routes())
+        .merge(ivr::routes())
         .nest("/open311/v2", open311::routes())
         .merge(docs::routes())
         .merge(health::routes())

@@ -5,7 +5,6 @@
 
 use crate::AppState;
 use crate::error::HttpError;
-use crate::twiml::{Twiml, Verb};
 use axum::Router;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
@@ -14,31 +13,50 @@ use balagh_app::calls::{Answered, CallAnswer, DeliveryStatus};
 use balagh_app::delivery::say_language;
 use balagh_domain::rating::Score;
 use balagh_i18n::text;
+use balagh_ivr::IvrSettings;
+use balagh_voice::dialog::{Dialog, Verb};
+use balagh_voice::markup::Markup;
+use std::sync::Arc;
 
 /// Keys wait this long for a press.
 const GATHER_TIMEOUT_SECONDS: u32 = 8;
 
-/// How the voice webhooks answer calls that ask for an agent, and sign their requests.
+/// How the voice webhooks sign their requests, and the IVR's settings (agents, voices, markup).
 #[derive(Clone, Default)]
 pub struct VoiceConfig {
     /// The provider's auth token that signs its requests; without it the webhooks answer 404.
     pub auth_token: Option<String>,
-    /// The queue callers wait in for an agent (`<Enqueue>`).
-    pub agent_queue: String,
-    /// A number or SIP address to dial instead of queueing (`<Dial>`).
-    pub agent_number: Option<String>,
-    /// The provider's voice per language (`ar` -> `Polly.Zeina`), else the platform's default.
-    pub voices: std::collections::HashMap<String, String>,
+    pub ivr: Arc<IvrSettings>,
 }
 
 impl std::fmt::Debug for VoiceConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VoiceConfig")
-            .field("auth_token", &self.auth_token.as_ref().map(|_| "<redacted>"))
-            .field("agent_queue", &self.agent_queue)
-            .field("agent_number", &self.agent_number)
-            .field("voices", &self.voices)
-            .finish()
+        f.debug_struct("VoiceConfig").field("auth_token", &self.auth_token.as_ref().map(|_| "<redacted>")).field("ivr", &self.ivr).finish()
+    }
+}
+
+/// A voice document as the platform reads it, with the ticket number a step opened.
+pub struct VoiceReply {
+    pub dialog: Dialog,
+    pub markup: Markup,
+    pub ticket: Option<String>,
+}
+
+impl VoiceReply {
+    /// An update call's document: always TwiML, since Balagh places those calls through a
+    /// Twilio-compatible provider.
+    fn twiml(language: &str, verbs: Vec<Verb>) -> Self {
+        Self { dialog: Dialog::new(say_language(language), verbs), markup: Markup::Twiml, ticket: None }
+    }
+}
+
+impl axum::response::IntoResponse for VoiceReply {
+    fn into_response(self) -> axum::response::Response {
+        let mut response = ([(axum::http::header::CONTENT_TYPE, self.markup.content_type())], self.markup.render(&self.dialog)).into_response();
+        if let Some(value) = self.ticket.and_then(|t| axum::http::HeaderValue::from_str(&t).ok()) {
+            response.headers_mut().insert("balagh-ticket", value);
+        }
+        response
     }
 }
 
@@ -54,7 +72,7 @@ pub fn routes() -> Router<AppState> {
 pub struct SignedForm(pub Vec<(String, String)>);
 
 impl SignedForm {
-    fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()).filter(|value| !value.is_empty())
     }
 }
@@ -100,7 +118,7 @@ impl Speaker<'_> {
     }
 
     fn say_text(&self, text: String) -> Verb {
-        Verb::Say { language: say_language(&self.language), voice: self.state.config.voice.voices.get(&self.language).cloned(), text }
+        Verb::Say { language: say_language(&self.language).to_owned(), voice: self.state.config.voice.ivr.voices.get(&self.language).cloned(), text }
     }
 
     fn url(&self, path: String) -> String {
@@ -108,36 +126,34 @@ impl Speaker<'_> {
     }
 
     /// The menu: all keys on a resolved report, else repeat and agent.
-    fn menu(&self, id: i64, resolved: bool, before: Vec<Verb>) -> Twiml {
+    fn menu(&self, id: i64, resolved: bool, before: Vec<Verb>) -> VoiceReply {
         let mut prompts = before;
         prompts.push(self.say(if resolved { "call-menu-resolved" } else { "call-menu" }, &[]));
-        Twiml(vec![
-            Verb::Gather { action: self.url(format!("/voice/updates/{id}/menu")), num_digits: 1, timeout_seconds: GATHER_TIMEOUT_SECONDS, prompts },
-            self.say("call-goodbye", &[]),
-            Verb::Hangup,
-        ])
+        self.gather(self.url(format!("/voice/updates/{id}/menu")), prompts)
     }
 
-    fn rate(&self, id: i64, quality: Option<u8>, before: Vec<Verb>) -> Twiml {
+    fn rate(&self, id: i64, quality: Option<u8>, before: Vec<Verb>) -> VoiceReply {
         let mut prompts = before;
         let (key, action) = match quality {
             None => ("call-rate-quality", format!("/voice/updates/{id}/rate")),
             Some(quality) => ("call-rate-speed", format!("/voice/updates/{id}/rate?quality={quality}")),
         };
         prompts.push(self.say(key, &[]));
-        Twiml(vec![
-            Verb::Gather { action: self.url(action), num_digits: 1, timeout_seconds: GATHER_TIMEOUT_SECONDS, prompts },
-            self.say("call-goodbye", &[]),
-            Verb::Hangup,
-        ])
+        self.gather(self.url(action), prompts)
     }
 
-    fn finish(&self, answered: Answered, done_key: &str) -> Twiml {
+    fn finish(&self, answered: Answered, done_key: &str) -> VoiceReply {
         let key = match answered {
             Answered::Recorded => done_key,
             Answered::AlreadyDone { .. } => "call-already",
         };
-        Twiml(vec![self.say(key, &[]), self.say("call-goodbye", &[]), Verb::Hangup])
+        VoiceReply::twiml(&self.language, vec![self.say(key, &[]), self.say("call-goodbye", &[]), Verb::Hangup])
+    }
+
+    /// One key asked for at `action`, then goodbye when none comes.
+    fn gather(&self, action: String, prompts: Vec<Verb>) -> VoiceReply {
+        let gather = Verb::Gather { action, num_digits: Some(1), finish_on_key: None, timeout_seconds: GATHER_TIMEOUT_SECONDS, prompts };
+        VoiceReply::twiml(&self.language, vec![gather, self.say("call-goodbye", &[]), Verb::Hangup])
     }
 }
 
@@ -146,7 +162,7 @@ fn notification_id(id: &str) -> Result<i64, HttpError> {
 }
 
 /// The TwiML an update call opens with: the update, then the menu.
-pub async fn update_call(State(state): State<AppState>, Path(id): Path<String>, _form: SignedForm) -> Result<Twiml, HttpError> {
+pub async fn update_call(State(state): State<AppState>, Path(id): Path<String>, _form: SignedForm) -> Result<VoiceReply, HttpError> {
     let id = notification_id(&id)?;
     let call = state.app.update_call(id).await?;
     let speaker = Speaker { state: &state, language: call.language.clone() };
@@ -154,7 +170,7 @@ pub async fn update_call(State(state): State<AppState>, Path(id): Path<String>, 
 }
 
 /// A key pressed at the menu.
-pub async fn update_call_menu(State(state): State<AppState>, Path(id): Path<String>, form: SignedForm) -> Result<Twiml, HttpError> {
+pub async fn update_call_menu(State(state): State<AppState>, Path(id): Path<String>, form: SignedForm) -> Result<VoiceReply, HttpError> {
     let id = notification_id(&id)?;
     let call = state.app.update_call(id).await?;
     let speaker = Speaker { state: &state, language: call.language.clone() };
@@ -170,12 +186,12 @@ pub async fn update_call_menu(State(state): State<AppState>, Path(id): Path<Stri
         (Some("4"), true) => speaker.rate(id, None, vec![]),
         (Some("0"), _) => {
             answer(CallAnswer::Agent).await?;
-            let voice = &state.config.voice;
-            let connect = match &voice.agent_number {
-                Some(number) => Verb::Dial(number.clone()),
-                None => Verb::Enqueue(voice.agent_queue.clone()),
+            let ivr = &state.config.voice.ivr;
+            let connect = match &ivr.agent_number {
+                Some(number) => Verb::Dial { number: number.clone(), action: None },
+                None => Verb::Enqueue { queue: ivr.agent_queue.clone(), wait_url: None, action: None },
             };
-            Twiml(vec![speaker.say("call-agent", &[]), connect])
+            VoiceReply::twiml(&speaker.language, vec![speaker.say("call-agent", &[]), connect])
         }
         _ => speaker.menu(id, call.resolved, vec![speaker.say("call-invalid", &[])]),
     })
@@ -188,7 +204,7 @@ pub async fn update_call_rate(
     Path(id): Path<String>,
     axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
     form: SignedForm,
-) -> Result<Twiml, HttpError> {
+) -> Result<VoiceReply, HttpError> {
     let id = notification_id(&id)?;
     let call = state.app.update_call(id).await?;
     let speaker = Speaker { state: &state, language: call.language.clone() };

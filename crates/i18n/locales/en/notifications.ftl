@@ -172,3 +172,9 @@ call-generic = Hello, this is { -brand } with an update on your report number { 
 call-escalation = This is { -brand }. Report number { $digits } has been escalated and needs your action.
 call-escalation-level = It has reached level { $level } of its escalation chain.
 call-follow-up = This is { -brand }. The beneficiary has followed up on report number { $digits }. Please respond promptly.
+
+## A report received (sent when it is opened by phone, with its ticket number).
+
+received-subject = We received your report { $ticket }
+received-line = We received your report { $ref }. Keep its number to follow it up.
+call-received = Hello, this is { -brand }. We received your report, number { $digits }.
