@@ -10,7 +10,7 @@ use crate::menu::{self, Choice};
 use crate::settings::IvrSettings;
 use balagh_app::ivr::CallRated;
 use balagh_app::{App, AppError, IvrCall};
-use balagh_domain::catalogue::Service;
+use balagh_domain::catalogue::{Attribute, Service};
 use balagh_domain::event::Actor;
 use balagh_domain::rating::{InteractionRating, Score};
 use balagh_domain::report::ReportDraft;
@@ -100,6 +100,11 @@ enum Stage {
     Service {
         page: usize,
     },
+    /// The `index`th required attribute of the service (a list by menu, a number by keys).
+    Attribute {
+        index: usize,
+        page: usize,
+    },
     City {
         page: usize,
     },
@@ -130,6 +135,7 @@ impl Stage {
             Stage::Main => "main",
             Stage::Group { .. } => "group",
             Stage::Service { .. } => "service",
+            Stage::Attribute { .. } => "details",
             Stage::City { .. } => "city",
             Stage::District { .. } => "district",
             Stage::Record => "record",
@@ -151,6 +157,8 @@ impl Stage {
 struct Draft {
     group: Option<String>,
     service: Option<String>,
+    #[serde(default)]
+    attributes: std::collections::BTreeMap<String, Vec<String>>,
     city: Option<usize>,
     district: Option<usize>,
     recording: Option<String>,
@@ -364,6 +372,10 @@ impl Speaker<'_> {
         self.say_in(&self.language, key, args)
     }
 
+    fn say_text(&self, text: String) -> Verb {
+        Verb::Say { language: say_code(&self.language), voice: self.settings.voices.get(&self.language).cloned(), text }
+    }
+
     fn say_in(&self, language: &str, key: &str, args: &[(&str, Arg)]) -> Verb {
         Verb::Say { language: say_code(language), voice: self.settings.voices.get(language).cloned(), text: text(language, key, args) }
     }
@@ -430,14 +442,32 @@ impl Turn<'_> {
         catalogue
             .groups
             .iter()
-            .filter(|g| catalogue.services.iter().any(|s| s.group == g.code && s.kind != ContactKind::Inquiry))
+            .filter(|g| catalogue.services.iter().any(|s| s.group == g.code && by_phone(s)))
             .map(|g| (g.code.clone(), g.name_ar.clone(), g.name_en.clone()))
             .collect()
     }
 
     fn services(&self) -> Vec<&Service> {
         let group = self.state.draft.group.clone().unwrap_or_default();
-        self.catalogue().services.iter().filter(|s| s.group == group && s.kind != ContactKind::Inquiry).collect()
+        self.catalogue().services.iter().filter(|s| s.group == group && by_phone(s)).collect()
+    }
+
+    /// The attributes of the chosen service the caller is asked for.
+    fn attributes(&self) -> Vec<&Attribute> {
+        let service = self.state.draft.service.as_deref().and_then(|code| self.catalogue().service(code));
+        service.map(asked_attributes).unwrap_or_default()
+    }
+
+    /// After the service and each of its details: the next detail, or the place.
+    fn after_service(&mut self, answered: usize) {
+        let next = if answered < self.attributes().len() {
+            Stage::Attribute { index: answered, page: 0 }
+        } else if self.ivr.settings.cities.is_empty() {
+            Stage::Record
+        } else {
+            Stage::City { page: 0 }
+        };
+        self.go(next);
     }
 
     fn districts(&self) -> &[(String, String)] {
@@ -480,9 +510,34 @@ impl Turn<'_> {
                 match menu::choose(codes.len(), page, digits) {
                     Choice::Item(i) => {
                         self.state.draft.service = Some(codes[i].clone());
-                        self.go(if self.ivr.settings.cities.is_empty() { Stage::Record } else { Stage::City { page: 0 } });
+                        self.state.draft.attributes.clear();
+                        self.after_service(0);
                     }
                     choice => self.paged(choice, digits, |page| Stage::Service { page }, Stage::Group { page: 0 }),
+                }
+            }
+            Stage::Attribute { index, page } => {
+                let Some(attribute) = self.attributes().get(index).map(|a| (*a).clone()) else {
+                    self.after_service(index);
+                    return Ok(());
+                };
+                let back = if index == 0 { Stage::Service { page: 0 } } else { Stage::Attribute { index: index - 1, page: 0 } };
+                if attribute.datatype.is_list() {
+                    match menu::choose(attribute.values.len(), page, digits) {
+                        Choice::Item(i) => {
+                            self.state.draft.attributes.insert(attribute.code.clone(), vec![attribute.values[i].key.clone()]);
+                            self.after_service(index + 1);
+                        }
+                        choice => self.paged(choice, digits, |page| Stage::Attribute { index, page }, back),
+                    }
+                } else {
+                    match digits.parse::<u32>() {
+                        Ok(number) if digits.len() <= 6 => {
+                            self.state.draft.attributes.insert(attribute.code.clone(), vec![number.to_string()]);
+                            self.after_service(index + 1);
+                        }
+                        _ => self.invalid(digits),
+                    }
                 }
             }
             Stage::City { page } => match menu::choose(self.ivr.settings.cities.len(), page, digits) {
@@ -608,6 +663,7 @@ impl Turn<'_> {
         };
         let report = ReportDraft {
             service_code: draft.service.clone(),
+            attributes: draft.attributes.clone(),
             description: self.state.transcription.clone(),
             city: city.map(|c| c.name_ar.clone()),
             district: district.map(|d| d.0.clone()),
@@ -756,6 +812,20 @@ impl Turn<'_> {
                 let names: Vec<String> = self.services().iter().map(|s| speaker.name(&s.name_ar, &s.name_en).to_owned()).collect();
                 self.menu(speaker, "ivr-choose-service", &names, page)
             }
+            Stage::Attribute { index, page } => {
+                let Some(attribute) = self.attributes().get(index).copied() else { return vec![Verb::Redirect(self.action())] };
+                let question = speaker.name(&attribute.description_ar, &attribute.description_en).to_owned();
+                if attribute.datatype.is_list() {
+                    let names: Vec<String> = attribute.values.iter().map(|v| speaker.name(&v.name_ar, &v.name_en).to_owned()).collect();
+                    let mut verbs = self.menu(speaker, "ivr-choose-detail", &names, page);
+                    if let Some(Verb::Gather { prompts, .. }) = verbs.first_mut() {
+                        prompts.insert(1, speaker.say_text(question));
+                    }
+                    verbs
+                } else {
+                    self.gather(vec![speaker.say_text(question), speaker.say("ivr-enter-number", &[])], None)
+                }
+            }
             Stage::City { page } => {
                 let names: Vec<String> = self.ivr.settings.cities.iter().map(|c| speaker.name(&c.name_ar, &c.name_en).to_owned()).collect();
                 self.menu(speaker, "ivr-choose-city", &names, page)
@@ -831,6 +901,21 @@ impl Turn<'_> {
         call.last_reply = Some(serde_json::to_string(reply).map_err(corrupt)?);
         Ok(call)
     }
+}
+
+/// The required attributes a caller answers by keypad: a choice from a list, or a number.
+fn asked_attributes(service: &Service) -> Vec<&Attribute> {
+    let mut attributes: Vec<&Attribute> = service.attributes.iter().filter(|a| a.required && a.variable).collect();
+    attributes.sort_by_key(|a| a.order);
+    attributes
+}
+
+/// Whether a caller can open this service by keypad: not an inquiry (those have their own menu),
+/// and every required detail is a list or a number (free text and dates need the app, the web or
+/// an agent).
+fn by_phone(service: &Service) -> bool {
+    service.kind != ContactKind::Inquiry
+        && asked_attributes(service).iter().all(|a| a.datatype.is_list() || matches!(a.datatype, balagh_domain::catalogue::Datatype::Number))
 }
 
 fn score(digits: &str) -> Option<Score> {

@@ -6,6 +6,7 @@ mod bad_input;
 mod dispatch;
 mod escalation;
 mod escalations_api;
+mod ivr;
 mod notify;
 mod open311;
 mod operations;
