@@ -233,10 +233,21 @@ impl App {
 
 /// The static topic name of a stored topic (outbox rows keep `&'static str` topics).
 fn topic_name(topic: &str) -> &'static str {
-    ["received", "status_changed", "closure_survey", "escalated", "public_comment", "follow_up_received", "assigned", "escalation", "follow_up", "call_fallback"]
-        .into_iter()
-        .find(|known| *known == topic)
-        .unwrap_or("status_changed")
+    [
+        "received",
+        "status_changed",
+        "closure_survey",
+        "escalated",
+        "public_comment",
+        "follow_up_received",
+        "assigned",
+        "escalation",
+        "follow_up",
+        "call_fallback",
+    ]
+    .into_iter()
+    .find(|known| *known == topic)
+    .unwrap_or("status_changed")
 }
 
 /// A refused answer because the report moved on (not resolved any more, already rated, already

@@ -7,6 +7,7 @@ use balagh_domain::Catalogue;
 use balagh_domain::quiet_hours::QuietHours;
 use balagh_notify::{CallContent, Content, Medium, Notification, WhatsappTemplate};
 use balagh_store::{StoredOutbox, StoredTemplate};
+use balagh_voice::dialog::{Dialog, Verb};
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
 
@@ -152,7 +153,8 @@ impl<'a> Renderer<'a> {
 /// A call that only speaks (no keypad menu: without a public address the provider cannot call
 /// Balagh back).
 fn speech_only_twiml(speech: &str, language: &str) -> String {
-    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say language=\"{}\">{}</Say></Response>", say_language(language), xml_escape(speech))
+    let say = Verb::Say { language: say_language(language).to_owned(), voice: None, text: speech.to_owned() };
+    balagh_voice::twiml::render(&Dialog::new(say_language(language), vec![say]))
 }
 
 /// The `<Say language>` code for a Balagh language.
@@ -171,8 +173,4 @@ pub fn say_language(language: &str) -> &'static str {
         "tl" => "fil-PH",
         _ => "ar-SA",
     }
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

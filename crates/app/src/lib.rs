@@ -16,12 +16,12 @@ pub mod templates;
 pub mod updates;
 pub mod worker;
 
+pub use balagh_store::IvrCall;
 pub use balagh_store::outbox::Outcome as OutboxOutcome;
 pub use balagh_store::{
     BoundingBox, Cursor, EscalationFilter, OutboxFilter, OutboxState, ReportFilter, StoreError, StoredEscalation, StoredEvent, StoredOutbox, StoredTemplate,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use balagh_store::IvrCall;
 pub use delivery::DeliverySettings;
 pub use dispatch::{Dispatched, Dispatcher, RetryPolicy};
 pub use error::AppError;

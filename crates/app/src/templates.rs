@@ -10,8 +10,18 @@ use balagh_domain::event::Actor;
 use balagh_store::StoredTemplate;
 
 /// The topics a template may be written for.
-pub const TOPICS: &[&str] =
-    &["received", "status_changed", "public_comment", "closure_survey", "escalated", "follow_up_received", "call_fallback", "assigned", "escalation", "follow_up"];
+pub const TOPICS: &[&str] = &[
+    "received",
+    "status_changed",
+    "public_comment",
+    "closure_survey",
+    "escalated",
+    "follow_up_received",
+    "call_fallback",
+    "assigned",
+    "escalation",
+    "follow_up",
+];
 
 /// The media a template may be written for.
 pub const MEDIA: &[&str] = &["sms", "call", "email", "whatsapp", "webhook", "staff"];

@@ -247,12 +247,8 @@ impl Ivr {
 
     async fn input(&self, call_sid: &str, input: Input) -> Result<Reply, IvrError> {
         let Input { step, digits, recording_url, recording_seconds, agent_result } = input;
-        let fingerprint = format!(
-            "{step}|{}|{}|{}",
-            digits.as_deref().unwrap_or(""),
-            recording_url.as_deref().unwrap_or(""),
-            agent_result.as_deref().unwrap_or("")
-        );
+        let fingerprint =
+            format!("{step}|{}|{}|{}", digits.as_deref().unwrap_or(""), recording_url.as_deref().unwrap_or(""), agent_result.as_deref().unwrap_or(""));
         let call = self.app.ivr_call(call_sid).await?.ok_or_else(|| IvrError::UnknownCall(call_sid.to_owned()))?;
         if step != call.step {
             return self.again(call, &fingerprint);
@@ -306,10 +302,7 @@ impl Ivr {
             let call = self.app.ivr_call(call_sid).await?.ok_or_else(|| IvrError::UnknownCall(call_sid.to_owned()))?;
             let mut state = read_state(&call)?;
             if recording_url.is_none() || state.draft.recording.as_deref() != recording_url {
-                return Err(IvrError::Rejected(format!(
-                    "RecordingUrl '{}' is not the recording of call '{call_sid}'",
-                    recording_url.unwrap_or_default()
-                )));
+                return Err(IvrError::Rejected(format!("RecordingUrl '{}' is not the recording of call '{call_sid}'", recording_url.unwrap_or_default())));
             }
             let text = text.map(str::trim).unwrap_or_default();
             if status != Some("completed") || text.is_empty() {

@@ -98,9 +98,7 @@ pub async fn wait(State(state): State<AppState>, Query(query): Query<HashMap<Str
 /// The provider's transcription of the recorded description.
 pub async fn transcription(State(state): State<AppState>, form: SignedForm) -> Result<StatusCode, HttpError> {
     let call_sid = call_sid(&form)?;
-    let done = ivr(&state)
-        .transcription(&call_sid, form.get("RecordingUrl"), form.get("TranscriptionStatus"), form.get("TranscriptionText"))
-        .await?;
+    let done = ivr(&state).transcription(&call_sid, form.get("RecordingUrl"), form.get("TranscriptionStatus"), form.get("TranscriptionText")).await?;
     tracing::info!(call = %call_sid, ?done, "ivr transcription");
     Ok(match done {
         Transcribed::Described | Transcribed::Held => StatusCode::NO_CONTENT,
@@ -111,7 +109,8 @@ pub async fn transcription(State(state): State<AppState>, form: SignedForm) -> R
 /// The provider's status callback for an IVR call: a final status ends it.
 pub async fn status(State(state): State<AppState>, form: SignedForm) -> Result<StatusCode, HttpError> {
     let call_sid = call_sid(&form)?;
-    let status = form.get("CallStatus").ok_or_else(|| HttpError::BadRequest { code: "missing_status", message: "a status callback needs CallStatus".into() })?;
+    let status =
+        form.get("CallStatus").ok_or_else(|| HttpError::BadRequest { code: "missing_status", message: "a status callback needs CallStatus".into() })?;
     let duration = match form.get("CallDuration") {
         Some(text) => Some(text.parse::<i64>().ok().filter(|d| *d >= 0).ok_or_else(|| HttpError::BadRequest {
             code: "invalid_call_duration",

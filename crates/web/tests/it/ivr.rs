@@ -73,8 +73,11 @@ async fn answer_details(caller: &mut Caller) {
 /// Goes from the main menu through a new street-lighting report in Dammam, district 9 (on the
 /// second page), up to the confirmation.
 async fn new_report_until_confirm(caller: &mut Caller, english: bool, transcription: Option<&str>) {
-    let (group, service, city, district) =
-        if english { ("Street Lighting", "Street light not working", "Dammam", "District 9") } else { ("الإنارة", "إنارة معطلة", "الدمام", "حي 9") };
+    let (group, service, city, district) = if english {
+        ("Street Lighting", "Street light not working", "Dammam", "District 9")
+    } else {
+        ("الإنارة", "إنارة معطلة", "الدمام", "حي 9")
+    };
     caller.press("1").await.unwrap();
     caller.press(&key_for(caller, group)).await.unwrap();
     let service_line = caller.heard().iter().find(|l| l.contains(service)).cloned();
@@ -157,7 +160,10 @@ async fn a_caller_opens_a_report_in_english_and_the_later_transcription_becomes_
         .unwrap();
     assert_eq!(foreign.0, 422, "{}", foreign.1);
     let (status, _) = caller
-        .post(&transcription, &[("RecordingUrl", &recording), ("TranscriptionStatus", "completed"), ("TranscriptionText", "The lamp post by the mosque is dark")])
+        .post(
+            &transcription,
+            &[("RecordingUrl", &recording), ("TranscriptionStatus", "completed"), ("TranscriptionText", "The lamp post by the mosque is dark")],
+        )
         .await
         .unwrap();
     assert_eq!(status, 204);
@@ -402,10 +408,22 @@ async fn replays_out_of_order_steps_and_unknown_or_forged_requests_change_nothin
     check(signed(&app, "/ivr/step/2", &[("CallSid", "CA<script>"), ("Digits", "1")]).await, 400, "CallSid must be");
     check(signed(&app, "/ivr/step/2", &[("CallSid", sid), ("Digits", "1; drop")]).await, 400, "Digits must be");
     check(signed(&app, "/ivr/step/two", &[("CallSid", sid), ("Digits", "1")]).await, 404, "step 'two'");
-    check(signed(&app, "/ivr/step/2", &[("CallSid", sid), ("RecordingUrl", "https://evil.example/a.wav"), ("RecordingDuration", "3")]).await, 422, "not a recording");
-    check(signed(&app, "/ivr/step/2", &[("CallSid", sid), ("RecordingUrl", "https://api.twilio.com/r"), ("RecordingDuration", "long")]).await, 400, "RecordingDuration");
+    check(
+        signed(&app, "/ivr/step/2", &[("CallSid", sid), ("RecordingUrl", "https://evil.example/a.wav"), ("RecordingDuration", "3")]).await,
+        422,
+        "not a recording",
+    );
+    check(
+        signed(&app, "/ivr/step/2", &[("CallSid", sid), ("RecordingUrl", "https://api.twilio.com/r"), ("RecordingDuration", "long")]).await,
+        400,
+        "RecordingDuration",
+    );
     check(signed(&app, "/ivr/status", &[("CallSid", sid)]).await, 400, "CallStatus");
-    check(signed(&app, "/ivr/transcription", &[("CallSid", sid), ("RecordingUrl", "https://api.twilio.com/r"), ("TranscriptionText", "x")]).await, 422, "not the recording");
+    check(
+        signed(&app, "/ivr/transcription", &[("CallSid", sid), ("RecordingUrl", "https://api.twilio.com/r"), ("TranscriptionText", "x")]).await,
+        422,
+        "not the recording",
+    );
 
     // Unsigned, forged, or signed for another address: refused.
     let url = app.url("/ivr/step/2");
@@ -416,9 +434,22 @@ async fn replays_out_of_order_steps_and_unknown_or_forged_requests_change_nothin
     let forged = client.post(&url).header(SIGNATURE_HEADER, "bm90IGEgc2lnbmF0dXJl").form(&form).send().await.unwrap();
     assert_eq!(forged.status(), 403);
     let params: Vec<(String, String)> = form.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    let elsewhere = client.post(&url).header(SIGNATURE_HEADER, signature(TWILIO_AUTH_TOKEN, "https://elsewhere.example/ivr/step/2", &params)).form(&form).send().await.unwrap();
+    let elsewhere = client
+        .post(&url)
+        .header(SIGNATURE_HEADER, signature(TWILIO_AUTH_TOKEN, "https://elsewhere.example/ivr/step/2", &params))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(elsewhere.status(), 403);
-    let json = client.post(&url).header(SIGNATURE_HEADER, signature(TWILIO_AUTH_TOKEN, &url, &[])).body("{\"CallSid\":1}").header("content-type", "application/json").send().await.unwrap();
+    let json = client
+        .post(&url)
+        .header(SIGNATURE_HEADER, signature(TWILIO_AUTH_TOKEN, &url, &[]))
+        .body("{\"CallSid\":1}")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(json.status(), 415);
     let call_after = app.app.ivr_call(sid).await.unwrap().unwrap();
     assert_eq!(call_after, call, "nothing changed");
