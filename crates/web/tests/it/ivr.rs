@@ -52,6 +52,11 @@ fn heard_all(caller: &Caller) -> String {
     caller.heard().join(" | ")
 }
 
+/// Every report on the server, as a supervisor lists them.
+async fn all_reports(app: &TestApp) -> Vec<balagh_domain::report::Report> {
+    app.app.list_reports(balagh_app::ReportQuery { limit: 1000, ..Default::default() }, &staff()).await.unwrap()
+}
+
 fn staff() -> Actor {
     Actor { role: Role::Supervisor, id: Some("s1".into()), department: None, position: None }
 }
@@ -366,7 +371,7 @@ async fn bad_keys_at_every_menu_are_asked_again_then_put_through_and_nothing_hal
     caller.press("2").await.unwrap();
     invalid_until_agent(&mut caller, "99999#").await;
 
-    let reports = app.app.list_reports(Default::default(), &staff()).await.unwrap();
+    let reports = all_reports(&app).await;
     assert!(reports.is_empty(), "no call confirmed a report: {reports:?}");
 }
 
@@ -459,7 +464,7 @@ async fn replays_out_of_order_steps_and_unknown_or_forged_requests_change_nothin
     let ended = app.app.ivr_call(sid).await.unwrap().unwrap();
     assert_eq!(ended.duration_seconds, Some(31));
     check(signed(&app, "/ivr/step/2", &[("CallSid", sid), ("Digits", "1")]).await, 409, "has ended");
-    assert!(app.app.list_reports(Default::default(), &staff()).await.unwrap().is_empty());
+    assert!(all_reports(&app).await.is_empty());
 }
 
 #[tokio::test]
@@ -525,4 +530,27 @@ async fn unknown_calls_get_clear_errors_from_every_endpoint() {
         Err(CallerError::Http { status, .. }) => assert_eq!(status, 403),
         other => panic!("a forged call must be refused, got {:?}", other.map(|c| c.call_sid().to_owned())),
     }
+}
+
+#[tokio::test]
+async fn concurrent_calls_each_open_their_own_report() {
+    let app = server().await;
+    let calls = (0..12).map(|i| {
+        let mut options = options(&app, Markup::Twiml);
+        options.from = format!("+9665512300{i:02}");
+        async move {
+            let mut caller = Caller::dial(options).await.unwrap();
+            caller.press("2").await.unwrap();
+            new_report_until_confirm(&mut caller, true, Some("Concurrent")).await;
+            caller.press("1").await.unwrap();
+            caller.press("").await.unwrap();
+            caller.hang_up().await.unwrap();
+            caller.ticket().map(str::to_owned).expect("a ticket")
+        }
+    });
+    let mut tickets = futures::future::join_all(calls).await;
+    tickets.sort();
+    tickets.dedup();
+    assert_eq!(tickets.len(), 12);
+    assert_eq!(all_reports(&app).await.len(), 12);
 }
