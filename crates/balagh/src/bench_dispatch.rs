@@ -20,6 +20,7 @@
 //! provider saw are counted too, so a request whose outcome a dispatcher could not record (another
 //! had taken the row over) shows.
 
+use crate::bench_database::FreshDatabase;
 use anyhow::Context as _;
 use balagh_app::{App, DeliverySettings, Dispatched, Dispatcher, RetryPolicy, SlaSettings, SystemClock};
 use balagh_domain::report::ReportId;
@@ -33,7 +34,6 @@ use rand::SeedableRng as _;
 use rand::rngs::SmallRng;
 use std::collections::HashMap;
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -220,7 +220,7 @@ impl DeliveryCheck {
 /// loses or duplicates messages still returns its report; see `DeliveryCheck::is_exactly_once`.
 pub async fn run(args: &DispatchArgs) -> anyhow::Result<DispatchReport> {
     args.check()?;
-    let database = FreshDatabase::create(&args.database_url).await?;
+    let database = FreshDatabase::create(Some(&args.database_url), "dispatch").await?;
     let result = measure(args, &database).await;
     let removed = if args.keep_database {
         tracing::info!(database = %database.describe(), "database kept");
@@ -586,80 +586,6 @@ impl Provider for TimedProvider {
             self.send_ended();
             result
         })
-    }
-}
-
-/// The run's database: a new SQLite file, or a new PostgreSQL database on the named server.
-struct FreshDatabase {
-    url: String,
-    backend: &'static str,
-    place: Place,
-}
-
-enum Place {
-    /// The database file; its `-wal` and `-shm` companions go with it.
-    Sqlite(PathBuf),
-    Postgres {
-        admin_url: String,
-        name: String,
-    },
-}
-
-impl FreshDatabase {
-    async fn create(url: &str) -> anyhow::Result<FreshDatabase> {
-        if let Some(rest) = url.strip_prefix("sqlite:") {
-            let path = PathBuf::from(rest.trim_start_matches("//").split('?').next().unwrap_or_default());
-            anyhow::ensure!(!path.as_os_str().is_empty(), "{url} names no file");
-            anyhow::ensure!(!path.exists(), "{} already exists; the benchmark needs a new database file", path.display());
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).with_context(|| format!("cannot create directory {}", parent.display()))?;
-            }
-            return Ok(FreshDatabase { url: url.to_owned(), backend: "SQLite", place: Place::Sqlite(path) });
-        }
-        anyhow::ensure!(
-            url.starts_with("postgres://") || url.starts_with("postgresql://"),
-            "expected sqlite://PATH or postgres://…, got {}",
-            crate::settings::redact_url(url)
-        );
-        let mut parsed = reqwest::Url::parse(url).with_context(|| format!("{} is not a valid URL", crate::settings::redact_url(url)))?;
-        let name = format!("balagh_bench_dispatch_{:016x}", rand::random::<u64>());
-        let admin =
-            Store::connect(url, PoolOptions { max_connections: 1 }).await.with_context(|| format!("cannot connect to {}", crate::settings::redact_url(url)))?;
-        let created = admin.db.execute_sql(&format!("CREATE DATABASE {name}")).await;
-        admin.db.close().await;
-        created.with_context(|| format!("cannot create database {name}"))?;
-        parsed.set_path(&format!("/{name}"));
-        Ok(FreshDatabase { url: parsed.to_string(), backend: "PostgreSQL", place: Place::Postgres { admin_url: url.to_owned(), name } })
-    }
-
-    fn describe(&self) -> String {
-        match &self.place {
-            Place::Sqlite(path) => path.display().to_string(),
-            Place::Postgres { name, .. } => name.clone(),
-        }
-    }
-
-    async fn remove(&self) -> anyhow::Result<()> {
-        match &self.place {
-            Place::Sqlite(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut file = path.clone().into_os_string();
-                    file.push(suffix);
-                    match std::fs::remove_file(&file) {
-                        Ok(()) => {}
-                        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(error) => return Err(error).with_context(|| format!("cannot remove {}", PathBuf::from(file).display())),
-                    }
-                }
-                Ok(())
-            }
-            Place::Postgres { admin_url, name } => {
-                let admin = Store::connect(admin_url, PoolOptions { max_connections: 1 }).await.context("cannot connect to drop the benchmark database")?;
-                let dropped = admin.db.execute_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-                admin.db.close().await;
-                dropped.with_context(|| format!("cannot drop database {name}"))
-            }
-        }
     }
 }
 

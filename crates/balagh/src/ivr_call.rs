@@ -15,13 +15,13 @@ use std::path::PathBuf;
 The call goes as a Twilio-compatible provider places it: every request is a form POST signed with \
 X-Twilio-Signature over the exact URL posted to, so --url must be the URL the server believes it is \
 reached at: its public base URL (public_base_url, or http://LISTEN when unset) followed by the path, \
-such as https://balagh.example/ivr/incoming. Going through another address (a tunnel, a proxy, \
+such as https://balagh.example/ivr/voice. Going through another address (a tunnel, a proxy, \
 127.0.0.1 when the server advertises a public name) makes every signature wrong and the server \
 refuses the call with 403. The final status goes to the same origin's /ivr/status.
 
 Examples:
   balagh ivr call --url http://127.0.0.1:8940/ivr/incoming --auth-token tw-token
-  balagh ivr call --url https://balagh.example/ivr/incoming --keys \"1,2,,3\" --say pothole.txt")]
+  balagh ivr call --url https://balagh.example/ivr/voice --keys \"1,2,,3\" --say pothole.txt")]
 pub struct IvrCallArgs {
     /// The server's incoming-call webhook: its public base URL followed by the path, exactly as the
     /// server signs it (see below).
@@ -81,6 +81,8 @@ impl From<MarkupArg> for Markup {
 pub struct CallDefaults {
     pub auth_token: Option<String>,
     pub account_sid: Option<String>,
+    /// The provider's API address (the settings' twilio_base_url): recordings live under it.
+    pub recordings_base: Option<String>,
 }
 
 /// How a call went, for the caller of `run`.
@@ -108,7 +110,7 @@ pub async fn run_with(args: &IvrCallArgs, defaults: CallDefaults, input: impl Bu
         .filter(|token| !token.is_empty())
         .context("no auth token: pass --auth-token or set BALAGH_TWILIO_AUTH_TOKEN to the server's twilio_auth_token (it signs every request)")?;
     let url = reqwest::Url::parse(&args.url).ok().filter(|url| matches!(url.scheme(), "http" | "https"));
-    anyhow::ensure!(url.is_some(), "--url must be an http:// or https:// URL such as https://balagh.example/ivr/incoming, got {:?}", args.url);
+    anyhow::ensure!(url.is_some(), "--url must be an http:// or https:// URL such as https://balagh.example/ivr/voice, got {:?}", args.url);
     let scripted = match &args.keys {
         Some(keys) => parse_script(keys)?,
         None => VecDeque::new(),
@@ -127,6 +129,10 @@ pub async fn run_with(args: &IvrCallArgs, defaults: CallDefaults, input: impl Bu
         account_sid: args.account_sid.clone().or(defaults.account_sid),
         markup: args.markup.into(),
         ..CallerOptions::new(args.url.clone(), auth_token)
+    };
+    let options = match defaults.recordings_base.filter(|base| !base.trim().is_empty()) {
+        Some(base) => CallerOptions { recordings_base: base.trim_end_matches('/').to_owned(), ..options },
+        None => options,
     };
     writeln!(output, "calling {} from {} to {}", args.url, args.from, args.to)?;
     let mut caller = Caller::dial(options).await.with_context(|| format!("the call to {} failed", args.url))?;

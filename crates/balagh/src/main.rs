@@ -2,7 +2,9 @@
 //! and the HTTP server together, and runs one subcommand.
 
 mod bench;
+mod bench_database;
 mod bench_dispatch;
+mod bench_ivr;
 mod demo;
 mod eastern_province;
 mod escalations;
@@ -165,6 +167,10 @@ enum BenchAction {
     /// a fresh database, and print messages/s; with --fail-ratio the fake refuses some requests
     /// for a while. Fails unless every message reached the fake exactly once.
     Dispatch(bench_dispatch::DispatchArgs),
+    /// Play many simultaneous new-report calls through the IVR's webhooks against an in-process
+    /// server on a fresh database, and print each request's latency percentiles. Fails unless every
+    /// request succeeded and every call opened its own report.
+    Ivr(bench_ivr::IvrArgs),
     /// Run the escalation worker against the store for a while and print the process CPU time
     /// used meanwhile, the worker's passes and the SQL the process ran (with nothing due: what an
     /// idle worker costs).
@@ -368,6 +374,12 @@ async fn run(command: Command, settings: Settings, statements: StatementStats) -
             anyhow::ensure!(report.check.is_exactly_once(), "messages were lost or duplicated (see above)");
             Ok(())
         }
+        Command::Bench { action: BenchAction::Ivr(args) } => {
+            let report = bench_ivr::run(&args).await?;
+            println!("{report}");
+            anyhow::ensure!(report.is_clean(), "calls failed, or the reports do not match the calls (see above)");
+            Ok(())
+        }
         Command::Bench { action: BenchAction::IdleWorker { seconds, store } } => {
             let app = open_app(&apply_store_flags(settings, &store)).await?;
             let measured = escalations::idle_worker(app, seconds, &statements).await?;
@@ -375,7 +387,11 @@ async fn run(command: Command, settings: Settings, statements: StatementStats) -
             Ok(())
         }
         Command::Ivr { action: IvrAction::Call(args) } => {
-            let defaults = ivr_call::CallDefaults { auth_token: settings.twilio_auth_token.clone(), account_sid: settings.twilio_account_sid.clone() };
+            let defaults = ivr_call::CallDefaults {
+                auth_token: settings.twilio_auth_token.clone(),
+                account_sid: settings.twilio_account_sid.clone(),
+                recordings_base: settings.twilio_base_url.clone(),
+            };
             ivr_call::run(&args, defaults).await?;
             Ok(())
         }

@@ -9,6 +9,7 @@ use reqwest::Url;
 use reqwest::header;
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Twilio's API version, in every request and recording URL.
@@ -100,6 +101,17 @@ impl fmt::Display for Waiting {
             Waiting::Ended => "nothing (the call has ended)",
         })
     }
+}
+
+/// One request a call made, timed as the provider sees it: from sending it to having read the whole
+/// answer (a request that got no answer is not timed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestTiming {
+    pub url: String,
+    pub status: u16,
+    /// When it was sent.
+    pub started: Instant,
+    pub elapsed: Duration,
 }
 
 /// Why a call could not go on.
@@ -202,6 +214,8 @@ pub struct Caller {
     /// Whether the call is over for good (the position is also `Ended` while a request is out).
     finished: bool,
     status_sent: bool,
+    /// Every answered request, in order (`send` takes `&self`, hence the lock).
+    timings: Mutex<Vec<RequestTiming>>,
 }
 
 impl fmt::Debug for Caller {
@@ -252,6 +266,7 @@ impl Caller {
             ticket: None,
             finished: false,
             status_sent: false,
+            timings: Mutex::new(Vec::new()),
         };
         caller.fetch_and_play(url, Vec::new()).await?;
         Ok(caller)
@@ -396,6 +411,12 @@ impl Caller {
         self.ticket.as_deref()
     }
 
+    /// Every request of the call that got an answer, in order, with its status and how long it
+    /// took: for measuring a server's webhooks.
+    pub fn request_timings(&self) -> Vec<RequestTiming> {
+        self.timings.lock().expect("timings lock").clone()
+    }
+
     /// `CA` + 32 lowercase hex digits.
     pub fn call_sid(&self) -> &str {
         &self.call_sid
@@ -520,6 +541,7 @@ impl Caller {
     /// VoiceXML, the session values.
     async fn fetch(&mut self, url: Url, extra: Vec<(String, String)>) -> Result<Dialog, CallerError> {
         let params = self.params(extra);
+        let started = Instant::now();
         let response = self.request(&url, &params).await?;
         self.answered = true;
         let status = response.status().as_u16();
@@ -527,6 +549,7 @@ impl Caller {
             self.ticket = Some(ticket.trim().to_owned());
         }
         let body = response.text().await.map_err(|source| CallerError::Transport { url: url.to_string(), source })?;
+        self.timed(&url, status, started);
         if !(200..300).contains(&status) {
             return Err(CallerError::Http { url: url.to_string(), status, body });
         }
@@ -540,10 +563,17 @@ impl Caller {
 
     /// Sends one signed request and reads its answer, playing nothing.
     async fn send(&self, url: &Url, params: Vec<(String, String)>) -> Result<(u16, String), CallerError> {
+        let started = Instant::now();
         let response = self.request(url, &params).await?;
         let status = response.status().as_u16();
         let body = response.text().await.map_err(|source| CallerError::Transport { url: url.to_string(), source })?;
+        self.timed(url, status, started);
         Ok((status, body))
+    }
+
+    fn timed(&self, url: &Url, status: u16, started: Instant) {
+        let timing = RequestTiming { url: url.to_string(), status, started, elapsed: started.elapsed() };
+        self.timings.lock().expect("timings lock").push(timing);
     }
 
     async fn request(&self, url: &Url, params: &[(String, String)]) -> Result<reqwest::Response, CallerError> {

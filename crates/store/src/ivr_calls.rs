@@ -166,11 +166,8 @@ impl Db {
         let mut tx = self.begin().await?;
         let ended = tx.execute(&end).await? == 1;
         if !ended && let Some(duration) = duration_seconds {
-            let fill = Query::update()
-                .table("ivr_calls")
-                .value("duration_seconds", Expr::val(duration))
-                .and_where(Expr::col("call_sid").eq(call_sid))
-                .to_owned();
+            let fill =
+                Query::update().table("ivr_calls").value("duration_seconds", Expr::val(duration)).and_where(Expr::col("call_sid").eq(call_sid)).to_owned();
             tx.execute(&fill).await?;
         }
         tx.commit().await?;

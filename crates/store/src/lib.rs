@@ -18,8 +18,8 @@ pub mod schema;
 
 pub use db::{Backend, Db, Tx, WriterConnection};
 pub use escalations::{EscalationFilter, EscalationRecord, EscalationTarget, FollowUpCounts, StatusHistory, StoredEscalation};
-pub use ivr_calls::IvrCall;
 pub use intake::{IdempotencyKey, Intake, IntakeOutcome, IntakeRecord, SeedReport};
+pub use ivr_calls::IvrCall;
 pub use outbox::{OutboxFilter, OutboxMessage, OutboxState, Receipt, Recorded, StoredOutbox, StoredTemplate};
 pub use ratings::{Rating, RatingRecord};
 pub use reports::{BoundingBox, Cursor, ReportChange, ReportFilter};
