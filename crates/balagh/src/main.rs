@@ -500,7 +500,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         dispatcher.await.context("a notification dispatcher failed")?;
     }
     tracing::info!("notification dispatcher stopped");
-    store.db.close().await;
+    // The intake writer keeps its connection until the last handle to its queue is gone, and
+    // closing waits for every connection: let go of the queue first.
+    let balagh_store::Store { db, intake } = store;
+    drop(intake);
+    db.close().await;
     tracing::info!("Balagh stopped");
     Ok(())
 }
