@@ -27,6 +27,27 @@ enum Place {
 }
 
 impl FreshDatabase {
+    /// Runs `measure` on a new database (see `create`), then removes it unless `keep` says
+    /// otherwise; a failed measurement still removes it.
+    pub(crate) async fn run<T>(
+        url: Option<&str>,
+        label: &str,
+        keep: bool,
+        measure: impl AsyncFnOnce(&FreshDatabase) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let database = FreshDatabase::create(url, label).await?;
+        let result = measure(&database).await;
+        let removed = if keep {
+            tracing::info!(database = %database.describe(), "database kept");
+            Ok(())
+        } else {
+            database.remove().await
+        };
+        let report = result?;
+        removed?;
+        Ok(report)
+    }
+
     /// A new database at `url`, or a new SQLite file in a temporary directory; `label` names it
     /// (`balagh_bench_{label}_…`).
     pub(crate) async fn create(url: Option<&str>, label: &str) -> anyhow::Result<FreshDatabase> {

@@ -220,17 +220,7 @@ impl DeliveryCheck {
 /// loses or duplicates messages still returns its report; see `DeliveryCheck::is_exactly_once`.
 pub async fn run(args: &DispatchArgs) -> anyhow::Result<DispatchReport> {
     args.check()?;
-    let database = FreshDatabase::create(Some(&args.database_url), "dispatch").await?;
-    let result = measure(args, &database).await;
-    let removed = if args.keep_database {
-        tracing::info!(database = %database.describe(), "database kept");
-        Ok(())
-    } else {
-        database.remove().await
-    };
-    let report = result?;
-    removed?;
-    Ok(report)
+    FreshDatabase::run(Some(&args.database_url), "dispatch", args.keep_database, async |database| measure(args, database).await).await
 }
 
 async fn measure(args: &DispatchArgs, database: &FreshDatabase) -> anyhow::Result<DispatchReport> {

@@ -201,17 +201,7 @@ impl CallCheck {
 /// errors still returns its report; see `IvrReport::is_clean`.
 pub async fn run(args: &IvrArgs) -> anyhow::Result<IvrReport> {
     args.check()?;
-    let database = FreshDatabase::create(args.database_url.as_deref(), "ivr").await?;
-    let result = measure(args, &database).await;
-    let removed = if args.keep_database {
-        tracing::info!(database = %database.describe(), "database kept");
-        Ok(())
-    } else {
-        database.remove().await
-    };
-    let report = result?;
-    removed?;
-    Ok(report)
+    FreshDatabase::run(args.database_url.as_deref(), "ivr", args.keep_database, async |database| measure(args, database).await).await
 }
 
 async fn measure(args: &IvrArgs, database: &FreshDatabase) -> anyhow::Result<IvrReport> {
