@@ -8,7 +8,7 @@ use balagh_domain::event::{Actor, Event, EventKind};
 use balagh_domain::rating::InteractionRating;
 use balagh_domain::report::{Description, ReportDraft, ReportId};
 use balagh_domain::vocabulary::Channel;
-use balagh_store::{IvrCall, OutboxMessage};
+use balagh_store::IvrCall;
 
 /// What rating a call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,30 +36,10 @@ impl App {
         Ok(self.store.db.save_ivr_call(call, from_step).await?)
     }
 
-    /// Opens the report a caller confirmed, once per call however often the step is replayed, and
-    /// queues the text message that carries its ticket number.
+    /// Opens the report a caller confirmed, once per call however often the step is replayed, with
+    /// the text message that carries its ticket number queued in the same transaction.
     pub async fn open_report_by_call(&self, draft: &ReportDraft, call_sid: &str) -> Result<Opened, AppError> {
-        let opened = self.open_report(draft, Channel::Ivr, &Actor::beneficiary(), Some(&format!("ivr:{call_sid}"))).await?;
-        let report = &opened.report;
-        if let Some(phone) = &report.contact.phone {
-            let message = OutboxMessage {
-                dedupe_key: format!("received:{}", report.id.0),
-                topic: "received",
-                recipient: format!("sms:{}", phone.as_str()),
-                payload: serde_json::json!({
-                    "ticket": report.ticket().to_string(),
-                    "service_code": report.service_code,
-                    "status": report.status.as_str(),
-                    "language": report.contact.language.as_str(),
-                    "expected_at": report.expected_at.map(|at| at.to_string()),
-                }),
-                created_at: report.created_at,
-                available_at: None,
-            };
-            self.store.db.enqueue(&[(report.id, message)]).await?;
-            self.outbox_signal().notify_waiters();
-        }
-        Ok(opened)
+        self.open_report_with(draft, Channel::Ivr, &Actor::beneficiary(), Some(&format!("ivr:{call_sid}")), Some(crate::updates::receipt), Vec::new()).await
     }
 
     /// The provider's transcription of the caller's recording becomes the description of the report
@@ -99,27 +79,25 @@ impl App {
         let Some(call) = self.ivr_call(call_sid).await? else { return Err(AppError::not_found(format!("call '{call_sid}'"))) };
         let now = self.now();
         let duration = duration_seconds.or_else(|| Some(now.duration_since(call.started_at).as_secs().max(0)));
-        if !self.store.db.end_ivr_call(call_sid, now, duration).await? {
+        let event = Event {
+            at: now,
+            actor: Actor::beneficiary(),
+            channel: Channel::Ivr,
+            public: false,
+            kind: EventKind::IvrCall {
+                call: call.call_sid.clone(),
+                duration_seconds: duration,
+                path: call.path.split('>').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+                agent_service: call.agent_service,
+                answer_quality: call.answer_quality,
+            },
+            note: None,
+        };
+        let timeline = call.report_id.map(|report| (report, &event));
+        if !self.store.db.end_ivr_call(call_sid, now, duration, timeline).await? {
             return Ok(false);
         }
         metrics::histogram!("balagh_ivr_call_seconds").record(duration.unwrap_or(0) as f64);
-        if let Some(report) = call.report_id {
-            let event = Event {
-                at: now,
-                actor: Actor::beneficiary(),
-                channel: Channel::Ivr,
-                public: false,
-                kind: EventKind::IvrCall {
-                    call: call.call_sid.clone(),
-                    duration_seconds: duration,
-                    path: call.path.split('>').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
-                    agent_service: call.agent_service,
-                    answer_quality: call.answer_quality,
-                },
-                note: None,
-            };
-            self.change(report.ticket(), now, |report, _| Ok(balagh_store::ReportChange::new(report.clone(), vec![event.clone()]))).await?;
-        }
         Ok(true)
     }
 

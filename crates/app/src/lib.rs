@@ -10,6 +10,7 @@ pub mod error;
 pub mod escalation;
 pub mod ivr;
 pub mod keys;
+pub mod portal;
 pub mod reports;
 pub mod sla;
 pub mod templates;

@@ -10,7 +10,7 @@ use balagh_domain::report::{Description, NewReport, Report, ReportDraft, ReportI
 use balagh_domain::sla::StatusChange;
 use balagh_domain::vocabulary::{Channel, Status};
 use balagh_domain::{PhoneNumber, TicketNumber};
-use balagh_store::{IdempotencyKey, IntakeOutcome, IntakeRecord, OutboxMessage, Rating, RatingRecord, ReportChange, ReportFilter, StoredEvent};
+use balagh_store::{IdempotencyKey, IntakeOutcome, IntakeRecord, NewMedia, OutboxMessage, Rating, RatingRecord, ReportChange, ReportFilter, StoredEvent};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
@@ -48,6 +48,21 @@ impl App {
     /// Opens a report (or complaint, inquiry, suggestion) from any channel. Returns once the report is
     /// durably committed; a retry with the same idempotency key returns the original report.
     pub async fn open_report(&self, draft: &ReportDraft, channel: Channel, actor: &Actor, idempotency: Option<&str>) -> Result<Opened, AppError> {
+        self.open_report_with(draft, channel, actor, idempotency, None, Vec::new()).await
+    }
+
+    /// `open_report`, storing `media` and queueing the messages `acknowledge` builds from the stored
+    /// report in the same transaction, so a report is never stored without its photos or its
+    /// acknowledgement (nor sent one twice).
+    pub(crate) async fn open_report_with(
+        &self,
+        draft: &ReportDraft,
+        channel: Channel,
+        actor: &Actor,
+        idempotency: Option<&str>,
+        acknowledge: Option<fn(&Report) -> Vec<OutboxMessage>>,
+        media: Vec<NewMedia>,
+    ) -> Result<Opened, AppError> {
         let report = NewReport::validate(draft, channel, self.catalogue())?;
         let idempotency = idempotency_key(actor, idempotency, &report)?;
         let now = self.now();
@@ -62,11 +77,14 @@ impl App {
         let (kind, channel_name) = (report.kind.as_str(), channel.as_str());
         let expected_at = Some(self.sla().expected_resolution(&report.department, &report.service_code, report.priority, now));
         let next_due = self.first_escalation_due(&report, now);
-        let record = IntakeRecord { report, created_at: now, expected_at, next_due, event, idempotency };
+        let record = IntakeRecord { report, created_at: now, expected_at, next_due, event, idempotency, messages: acknowledge, media };
         match self.store.intake.submit(record).await? {
             IntakeOutcome::Created(report) => {
                 if let Some(due) = next_due {
                     self.timer_signal().timer_set(due);
+                }
+                if acknowledge.is_some() {
+                    self.outbox_signal().notify_waiters();
                 }
                 metrics::counter!("balagh_reports_created_total", "channel" => channel_name, "kind" => kind).increment(1);
                 Ok(Opened { report: *report, replayed: false })

@@ -28,6 +28,30 @@ pub fn beneficiary_recipient(report: &Report) -> Option<String> {
     preferred.or_else(|| if opened_by_voice { by("call", &phone) } else { None }).or_else(|| by("sms", &phone)).or_else(|| by("email", &email))
 }
 
+/// The message that tells a beneficiary his report was received, with its ticket number: on the
+/// channel he prefers, but as a text where that is a call (he has just heard or seen the ticket).
+pub fn receipt(report: &Report) -> Vec<OutboxMessage> {
+    let Some(recipient) = beneficiary_recipient(report) else { return Vec::new() };
+    let recipient = match recipient.strip_prefix("call:") {
+        Some(phone) => format!("sms:{phone}"),
+        None => recipient,
+    };
+    vec![OutboxMessage {
+        dedupe_key: format!("received:{}", report.id.0),
+        topic: "received",
+        recipient,
+        payload: serde_json::json!({
+            "ticket": report.ticket().to_string(),
+            "service_code": report.service_code,
+            "status": report.status.as_str(),
+            "language": report.contact.language.as_str(),
+            "expected_at": report.expected_at.map(|at| at.to_string()),
+        }),
+        created_at: report.created_at,
+        available_at: None,
+    }]
+}
+
 /// Statuses worth an automated call; other updates to a caller go by text.
 fn worth_a_call(status: Status) -> bool {
     matches!(status, Status::Assigned | Status::InProgress | Status::Resolved)

@@ -227,7 +227,7 @@ async fn measure_on(args: &IvrArgs, store: Store, backend: &'static str) -> anyh
     let delivery = DeliverySettings { public_base_url: Some(address.clone()), ..DeliverySettings::default() };
     let app = App::new(store.clone(), catalogue, sla, Arc::new(SystemClock)).with_delivery(delivery);
     let markup = Markup::from(args.markup);
-    let ivr = Arc::new(IvrSettings { markup, cities: crate::eastern_province::ivr_cities(), ..IvrSettings::default() });
+    let ivr = Arc::new(IvrSettings { markup, cities: crate::eastern_province::cities(), ..IvrSettings::default() });
     // The phone-number metadata (about 80 ms) and the prompts of every language are loaded once per
     // process, at their first use: a running server did it at its first call, so this run does it
     // before the clock starts.
@@ -240,7 +240,7 @@ async fn measure_on(args: &IvrArgs, store: Store, backend: &'static str) -> anyh
     let state = AppState { app, config: Arc::new(config), metrics };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        axum::serve(listener, balagh_web::app(state))
+        axum::serve(listener, balagh_web::service(state))
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
             })

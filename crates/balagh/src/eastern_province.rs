@@ -112,8 +112,8 @@ pub const CITIES: &[City] = &[
     },
 ];
 
-/// The cities and districts IVR callers choose from, in the order of `CITIES`.
-pub fn ivr_cities() -> Vec<balagh_ivr::City> {
+/// The cities and districts IVR callers and portal visitors choose from, in the order of `CITIES`.
+pub fn cities() -> Vec<balagh_ivr::City> {
     CITIES
         .iter()
         .map(|city| balagh_ivr::City {

@@ -453,6 +453,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         max_body_bytes: settings.max_body_bytes,
         public_base_url: base.clone(),
         voice: notification_providers.voice.clone(),
+        portal: settings.portal()?,
         ..balagh_web::WebConfig::default()
     };
     // Signal handlers are in place before the banner tells anyone the server is up.
@@ -486,7 +487,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         redact_url(&settings.database_url())
     );
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
-    if let Err(error) = axum::serve(listener, balagh_web::app(state)).with_graceful_shutdown(shutdown.stopped()).await {
+    if let Err(error) = axum::serve(listener, balagh_web::service(state)).with_graceful_shutdown(shutdown.stopped()).await {
         worker.abort();
         for dispatcher in &dispatchers {
             dispatcher.abort();

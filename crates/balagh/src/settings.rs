@@ -84,6 +84,13 @@ pub struct Settings {
     pub ivr_markup: String,
     /// How many times an IVR prompt is asked before the caller is put through to an agent.
     pub ivr_max_attempts: u8,
+    /// The portal's map tiles (`{z}/{x}/{y}`), loaded by visitors' browsers.
+    pub portal_tile_url: String,
+    /// The attribution the tile provider asks for (HTML).
+    pub portal_tile_attribution: String,
+    /// Balagh runs behind a reverse proxy that appends the client's address to
+    /// `X-Forwarded-For` (the portal's rate limits count by that address).
+    pub trust_forwarded_for: bool,
 
     /// The WhatsApp Business Cloud API: the business phone number's id.
     pub whatsapp_phone_number_id: Option<String>,
@@ -149,6 +156,9 @@ impl Default for Settings {
             voice_voice_en: None,
             ivr_markup: "twiml".into(),
             ivr_max_attempts: 3,
+            portal_tile_url: balagh_web::portal::PortalConfig::default().tile_url,
+            portal_tile_attribution: balagh_web::portal::PortalConfig::default().tile_attribution,
+            trust_forwarded_for: false,
             whatsapp_phone_number_id: None,
             whatsapp_access_token: None,
             whatsapp_base_url: None,
@@ -193,6 +203,9 @@ const KEYS: &[&str] = &[
     "voice_voice_en",
     "ivr_markup",
     "ivr_max_attempts",
+    "portal_tile_url",
+    "portal_tile_attribution",
+    "trust_forwarded_for",
     "whatsapp_phone_number_id",
     "whatsapp_access_token",
     "whatsapp_base_url",
@@ -230,6 +243,8 @@ const TEXT_KEYS: &[&str] = &[
     "voice_voice_ar",
     "voice_voice_en",
     "ivr_markup",
+    "portal_tile_url",
+    "portal_tile_attribution",
     "whatsapp_phone_number_id",
     "whatsapp_access_token",
     "whatsapp_base_url",
@@ -423,12 +438,27 @@ impl Settings {
             voices,
             max_attempts: self.ivr_max_attempts,
             recording_prefixes: vec![format!("{}/", recordings.trim_end_matches('/'))],
-            cities: crate::eastern_province::ivr_cities(),
+            cities: crate::eastern_province::cities(),
             ..IvrSettings::default()
         };
         let voice = VoiceConfig { auth_token: twilio.as_ref().map(|twilio| twilio.auth_token.clone()), ivr: std::sync::Arc::new(ivr) };
         let delivery = DeliverySettings { public_base_url, quiet_hours, call_retries, staff_directory, staff_language: staff_language.to_owned() };
         Ok(Notifications { twilio, whatsapp, email, webhooks, delivery, voice, dispatchers: self.dispatchers })
+    }
+
+    /// The citizen portal's settings.
+    pub fn portal(&self) -> anyhow::Result<balagh_web::portal::PortalConfig> {
+        let tile_url = self.portal_tile_url.trim();
+        if !(tile_url.contains("{z}") && tile_url.contains("{x}") && tile_url.contains("{y}")) {
+            bail!("invalid {} '{tile_url}': a tile URL template needs {{z}}, {{x}} and {{y}}", setting_name("portal_tile_url"));
+        }
+        Ok(balagh_web::portal::PortalConfig {
+            tile_url: tile_url.to_owned(),
+            tile_attribution: self.portal_tile_attribution.clone(),
+            cities: crate::eastern_province::cities(),
+            trust_forwarded_for: self.trust_forwarded_for,
+            ..balagh_web::portal::PortalConfig::default()
+        })
     }
 
     /// Twilio, when any of its settings is given: the account, token and sender are all needed,
@@ -725,6 +755,9 @@ impl fmt::Debug for Settings {
             .field("voice_voice_en", &self.voice_voice_en)
             .field("ivr_markup", &self.ivr_markup)
             .field("ivr_max_attempts", &self.ivr_max_attempts)
+            .field("portal_tile_url", &self.portal_tile_url)
+            .field("portal_tile_attribution", &self.portal_tile_attribution)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("whatsapp_phone_number_id", &self.whatsapp_phone_number_id)
             .field("whatsapp_access_token", &redacted(&self.whatsapp_access_token))
             .field("whatsapp_base_url", &self.whatsapp_base_url)

@@ -11,6 +11,7 @@ pub mod escalation;
 pub mod event;
 pub mod geo;
 pub mod lifecycle;
+pub mod photo;
 pub mod quiet_hours;
 pub mod rating;
 pub mod report;

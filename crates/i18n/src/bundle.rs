@@ -22,8 +22,14 @@ pub const FALLBACK_LANGUAGE: &str = "en";
 
 /// The Fluent sources, one per entry of [`LANGUAGES`], in the same order.
 pub(crate) const SOURCES: &[(&str, &str)] = &[
-    ("ar", concat!(include_str!("../locales/ar/notifications.ftl"), "\n", include_str!("../locales/ar/ivr.ftl"))),
-    ("en", concat!(include_str!("../locales/en/notifications.ftl"), "\n", include_str!("../locales/en/ivr.ftl"))),
+    (
+        "ar",
+        concat!(include_str!("../locales/ar/notifications.ftl"), "\n", include_str!("../locales/ar/ivr.ftl"), "\n", include_str!("../locales/ar/portal.ftl")),
+    ),
+    (
+        "en",
+        concat!(include_str!("../locales/en/notifications.ftl"), "\n", include_str!("../locales/en/ivr.ftl"), "\n", include_str!("../locales/en/portal.ftl")),
+    ),
 ];
 
 /// A value for a variable of a Fluent message.
@@ -208,7 +214,7 @@ pub fn text(language: &str, key: &str, args: &[(&str, Arg)]) -> String {
 }
 
 /// Whether `language` (negotiated) or the fallback language has a message `key`.
-pub(crate) fn has_message(language: &str, key: &str) -> bool {
+pub fn has_message(language: &str, key: &str) -> bool {
     [negotiate(language), FALLBACK_LANGUAGE].iter().any(|candidate| bundle(candidate).is_some_and(|bundle| bundle.has_message(key)))
 }
 

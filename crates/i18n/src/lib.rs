@@ -11,7 +11,7 @@ mod overrides;
 mod render;
 pub mod sms;
 
-pub use bundle::{Arg, DEFAULT_LANGUAGE, FALLBACK_LANGUAGE, LANGUAGES, is_rtl, localize_digits, negotiate, status_name, text};
+pub use bundle::{Arg, DEFAULT_LANGUAGE, FALLBACK_LANGUAGE, LANGUAGES, has_message, is_rtl, localize_digits, negotiate, status_name, text};
 pub use dates::{RIYADH, date_line, digits_spoken, gregorian_date, hijri_date, localize_time};
 pub use overrides::{MAX_OVERRIDE_CHARS, check_override};
 pub use render::{MAX_SMS_SEGMENTS, MEDIA, Rendered, Request, TOPICS, escape_html, render};

@@ -15,11 +15,28 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Sqlite, SqlitePool};
 pub trait Row: for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin {}
 impl<T> Row for T where T: for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin {}
 
-/// The database: PostgreSQL, or SQLite with one writer connection and several readers.
+/// The database: PostgreSQL, or SQLite with its writer connections, the gate they pass one at a
+/// time, and several readers.
 #[derive(Clone, Debug)]
 pub enum Db {
     Pg(PgPool),
-    Lite { writer: SqlitePool, readers: SqlitePool },
+    Lite { writer: SqlitePool, gate: WriteGate, readers: SqlitePool },
+}
+
+/// SQLite takes one write transaction at a time. Writers of this process queue here, in order,
+/// instead of on SQLite's lock, whose busy handler sleeps 1, 2, 5, 10… ms between tries and so
+/// adds up to tens of milliseconds under load. The lock (and its busy timeout) still keeps other
+/// processes out.
+#[derive(Clone, Debug, Default)]
+pub struct WriteGate(std::sync::Arc<tokio::sync::Mutex<()>>);
+
+/// A place at the write gate, held for one transaction.
+type GatePass = tokio::sync::OwnedMutexGuard<()>;
+
+impl WriteGate {
+    async fn pass(&self) -> GatePass {
+        self.0.clone().lock_owned().await
+    }
 }
 
 /// Which backend a statement is rendered for.
@@ -43,7 +60,10 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx<'static>, StoreError> {
         Ok(match self {
             Db::Pg(pool) => Tx::Pg(pool.begin().await?),
-            Db::Lite { writer, .. } => Tx::Lite(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Lite { writer, gate, .. } => {
+                let pass = gate.pass().await;
+                Tx::Lite(writer.begin_with("BEGIN IMMEDIATE").await?, pass)
+            }
         })
     }
 
@@ -52,7 +72,7 @@ impl Db {
     pub async fn writer_connection(&self) -> Result<WriterConnection, StoreError> {
         Ok(match self {
             Db::Pg(pool) => WriterConnection::Pg(pool.acquire().await?),
-            Db::Lite { writer, .. } => WriterConnection::Lite(writer.acquire().await?),
+            Db::Lite { writer, gate, .. } => WriterConnection::Lite(writer.acquire().await?, gate.clone()),
         })
     }
 
@@ -87,7 +107,10 @@ impl Db {
     pub async fn execute_sql(&self, sql: &str) -> Result<(), StoreError> {
         match self {
             Db::Pg(pool) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(pool).await.map(drop)?,
-            Db::Lite { writer, .. } => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(writer).await.map(drop)?,
+            Db::Lite { writer, gate, .. } => {
+                let _pass = gate.pass().await;
+                sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(writer).await.map(drop)?
+            }
         }
         Ok(())
     }
@@ -104,7 +127,7 @@ impl Db {
     pub async fn close(&self) {
         match self {
             Db::Pg(pool) => pool.close().await,
-            Db::Lite { writer, readers } => {
+            Db::Lite { writer, readers, .. } => {
                 readers.close().await;
                 // Fold the write-ahead log into the database so none is left behind on disk.
                 if let Err(error) = sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)").execute(writer).await {
@@ -119,29 +142,33 @@ impl Db {
 /// A write connection held by one writer.
 pub enum WriterConnection {
     Pg(sqlx::pool::PoolConnection<Postgres>),
-    Lite(sqlx::pool::PoolConnection<Sqlite>),
+    Lite(sqlx::pool::PoolConnection<Sqlite>, WriteGate),
 }
 
 impl WriterConnection {
     pub async fn begin(&mut self) -> Result<Tx<'_>, StoreError> {
         Ok(match self {
             WriterConnection::Pg(conn) => Tx::Pg(sqlx::Connection::begin(&mut **conn).await?),
-            WriterConnection::Lite(conn) => Tx::Lite(sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE").await?),
+            WriterConnection::Lite(conn, gate) => {
+                let pass = gate.pass().await;
+                Tx::Lite(sqlx::Connection::begin_with(&mut **conn, "BEGIN IMMEDIATE").await?, pass)
+            }
         })
     }
 }
 
-/// A transaction on either backend.
+/// A transaction on either backend (on SQLite, with its place at the write gate, given up after
+/// the transaction ends).
 pub enum Tx<'c> {
     Pg(sqlx::Transaction<'c, Postgres>),
-    Lite(sqlx::Transaction<'c, Sqlite>),
+    Lite(sqlx::Transaction<'c, Sqlite>, GatePass),
 }
 
 impl Tx<'_> {
     fn backend(&self) -> Backend {
         match self {
             Tx::Pg(_) => Backend::Postgres,
-            Tx::Lite(_) => Backend::Sqlite,
+            Tx::Lite(..) => Backend::Sqlite,
         }
     }
 
@@ -152,7 +179,7 @@ impl Tx<'_> {
                 let (sql, values) = stmt.build_sqlx(PostgresQueryBuilder);
                 sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut **tx).await?.rows_affected()
             }
-            Tx::Lite(tx) => {
+            Tx::Lite(tx, _) => {
                 let (sql, values) = stmt.build_sqlx(SqliteQueryBuilder);
                 sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut **tx).await?.rows_affected()
             }
@@ -165,7 +192,7 @@ impl Tx<'_> {
                 let (sql, values) = stmt.build_sqlx(PostgresQueryBuilder);
                 sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql), values).fetch_all(&mut **tx).await?
             }
-            Tx::Lite(tx) => {
+            Tx::Lite(tx, _) => {
                 let (sql, values) = stmt.build_sqlx(SqliteQueryBuilder);
                 sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql), values).fetch_all(&mut **tx).await?
             }
@@ -180,7 +207,7 @@ impl Tx<'_> {
     pub async fn execute_sql(&mut self, sql: &str) -> Result<(), StoreError> {
         match self {
             Tx::Pg(tx) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut **tx).await.map(drop)?,
-            Tx::Lite(tx) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut **tx).await.map(drop)?,
+            Tx::Lite(tx, _) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut **tx).await.map(drop)?,
         }
         Ok(())
     }
@@ -189,7 +216,7 @@ impl Tx<'_> {
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Pg(tx) => tx.commit().await?,
-            Tx::Lite(tx) => tx.commit().await?,
+            Tx::Lite(tx, _) => tx.commit().await?,
         }
         Ok(())
     }

@@ -1,11 +1,14 @@
 //! Durable intake with group commit. Creates from every channel queue up here; a writer takes
-//! everything waiting (up to a batch) and stores the reports, their first events and their
-//! idempotency records in ONE transaction, so a single fsync acknowledges many reports. A caller
-//! hears back only after that commit. Ids come from blocks reserved in `id_blocks`, so several
-//! processes on one PostgreSQL never collide and the batch needs no round trip per report.
+//! everything waiting (up to a batch) and stores the reports, their first events, their
+//! idempotency records, photos and acknowledgement messages (outbox rows) in ONE transaction, so a
+//! single fsync acknowledges many reports. A caller hears back only after that commit. Ids come
+//! from blocks reserved in `id_blocks`, so several processes on one PostgreSQL never collide and
+//! the batch needs no round trip per report.
 
 use crate::StoreError;
 use crate::db::{Db, Tx, WriterConnection};
+use crate::media::NewMedia;
+use crate::outbox::OutboxMessage;
 use crate::rows::{EVENT_COLUMNS, REPORT_COLUMNS, event_values, micros, report_values};
 use balagh_domain::event::Event;
 use balagh_domain::report::{NewReport, Report, ReportId};
@@ -27,6 +30,11 @@ pub struct IntakeRecord {
     /// The report's first timeline event.
     pub event: Event,
     pub idempotency: Option<IdempotencyKey>,
+    /// Messages to queue with the report, in the same transaction (its acknowledgement), built
+    /// from the stored report once it has its id and ticket.
+    pub messages: Option<fn(&Report) -> Vec<OutboxMessage>>,
+    /// The photos the report names (`media:photo:SHA256`), stored with it.
+    pub media: Vec<NewMedia>,
 }
 
 /// A client's `Idempotency-Key`, scoped by the caller, and a fingerprint of the request body: a retry
@@ -301,6 +309,19 @@ async fn insert_reports(tx: &mut Tx<'_>, reports: &[(Report, &IntakeRecord)]) ->
         if any_key {
             tx.execute(&keys).await?;
         }
+    }
+    let messages: Vec<(ReportId, OutboxMessage)> = reports
+        .iter()
+        .filter_map(|(report, record)| record.messages.map(|build| (report, build)))
+        .flat_map(|(report, build)| build(report).into_iter().map(|m| (report.id, m)))
+        .collect();
+    if !messages.is_empty() {
+        let rows: Vec<(ReportId, &OutboxMessage)> = messages.iter().map(|(id, message)| (*id, message)).collect();
+        crate::outbox::insert_messages(tx, &rows).await?;
+    }
+    for (report, record) in reports.iter().filter(|(_, record)| !record.media.is_empty()) {
+        let rows: Vec<(ReportId, &NewMedia)> = record.media.iter().map(|media| (report.id, media)).collect();
+        crate::media::insert_media(tx, &rows, record.created_at).await?;
     }
     let timers: Vec<_> = reports.iter().filter(|(_, record)| record.next_due.is_some()).map(|(report, record)| (report.id, record.next_due)).collect();
     crate::escalations::write_timers(tx, &timers).await

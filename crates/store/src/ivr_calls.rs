@@ -4,10 +4,12 @@
 
 use crate::StoreError;
 use crate::db::Db;
-use crate::rows::{from_micros, micros};
+use crate::rows::{EVENT_COLUMNS, event_values, from_micros, micros};
+use balagh_domain::event::Event;
 use balagh_domain::report::ReportId;
+use balagh_domain::vocabulary::Status;
 use jiff::Timestamp;
-use sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_query::{Expr, ExprTrait, InsertStatement, OnConflict, Query};
 
 /// One IVR call as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,9 +156,16 @@ impl Db {
         Ok(saved)
     }
 
-    /// Marks the call ended, once: true for the request that ended it. A later status callback
-    /// only fills in the provider's duration.
-    pub async fn end_ivr_call(&self, call_sid: &str, ended_at: Timestamp, duration_seconds: Option<i64>) -> Result<bool, StoreError> {
+    /// Marks the call ended, once, and in the same transaction puts `timeline` (the call, as an
+    /// event on the report it was about) on that report's timeline: true for the request that
+    /// ended it. A later status callback only fills in the provider's duration.
+    pub async fn end_ivr_call(
+        &self,
+        call_sid: &str,
+        ended_at: Timestamp,
+        duration_seconds: Option<i64>,
+        timeline: Option<(ReportId, &Event)>,
+    ) -> Result<bool, StoreError> {
         let end = Query::update()
             .table("ivr_calls")
             .values([("ended_at", Expr::val(micros(ended_at))), ("duration_seconds", Expr::val(duration_seconds))])
@@ -165,6 +174,9 @@ impl Db {
             .to_owned();
         let mut tx = self.begin().await?;
         let ended = tx.execute(&end).await? == 1;
+        if ended && let Some((report, event)) = timeline {
+            tx.execute(&append_event(report, event)?).await?;
+        }
         if !ended && let Some(duration) = duration_seconds {
             let fill =
                 Query::update().table("ivr_calls").value("duration_seconds", Expr::val(duration)).and_where(Expr::col("call_sid").eq(call_sid)).to_owned();
@@ -173,4 +185,16 @@ impl Db {
         tx.commit().await?;
         Ok(ended)
     }
+}
+
+/// Adds an event that changes nothing about the report to its timeline, with the report's status
+/// as it stands (INSERT … SELECT, so the report is neither read first nor rewritten).
+fn append_event(report: ReportId, event: &Event) -> Result<InsertStatement, StoreError> {
+    let mut values = event_values(report, Status::New, event);
+    let status = EVENT_COLUMNS.iter().position(|c| *c == "status").ok_or_else(|| StoreError::Corrupt("report_events has no status column".into()))?;
+    values[status] = Expr::col(("reports", "status"));
+    let select = Query::select().exprs(values).from("reports").and_where(Expr::col(("reports", "id")).eq(report.0)).to_owned();
+    let mut insert = Query::insert();
+    insert.into_table("report_events").columns(EVENT_COLUMNS).select_from(select).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(insert)
 }

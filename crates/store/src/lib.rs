@@ -10,6 +10,7 @@ pub mod escalations;
 pub mod intake;
 pub mod ivr_calls;
 mod lease;
+pub mod media;
 pub mod outbox;
 pub mod ratings;
 pub mod reports;
@@ -20,6 +21,7 @@ pub use db::{Backend, Db, Tx, WriterConnection};
 pub use escalations::{EscalationFilter, EscalationRecord, EscalationTarget, FollowUpCounts, StatusHistory, StoredEscalation};
 pub use intake::{IdempotencyKey, Intake, IntakeOutcome, IntakeRecord, SeedReport};
 pub use ivr_calls::IvrCall;
+pub use media::{NewMedia, StoredMedia};
 pub use outbox::{OutboxFilter, OutboxMessage, OutboxState, Receipt, Recorded, StoredOutbox, StoredTemplate};
 pub use ratings::{Rating, RatingRecord};
 pub use reports::{BoundingBox, Cursor, ReportChange, ReportFilter};
@@ -122,8 +124,8 @@ impl Store {
             // The single writer keeps the hot index pages of a growing database in memory.
             // Connections are local files: no liveness ping before each use.
             // Two writer connections: one kept by the intake writer, one for every other change;
-            // SQLite's write lock (taken by BEGIN IMMEDIATE, waited for with the busy timeout)
-            // keeps them one at a time.
+            // they take turns at the write gate (and SQLite's write lock, taken by BEGIN IMMEDIATE,
+            // keeps other processes out).
             let writer =
                 SqlitePoolOptions::new().max_connections(2).test_before_acquire(false).connect_with(base.clone().pragma("cache_size", "-32768")).await?;
             let readers = SqlitePoolOptions::new()
@@ -132,7 +134,7 @@ impl Store {
                 .connect_with(base.read_only(true))
                 .await?;
             checkpoint_in_background(writer.clone());
-            Db::Lite { writer, readers }
+            Db::Lite { writer, gate: Default::default(), readers }
         } else {
             return Err(StoreError::Url("expected sqlite://PATH or postgres://…".into()));
         };

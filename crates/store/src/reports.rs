@@ -38,6 +38,7 @@ pub struct ReportFilter {
     pub priorities: Vec<Priority>,
     pub channels: Vec<Channel>,
     pub kinds: Vec<ContactKind>,
+    pub districts: Vec<String>,
     pub created_from: Option<Timestamp>,
     pub created_to: Option<Timestamp>,
     pub bbox: Option<BoundingBox>,
@@ -80,6 +81,9 @@ impl ReportFilter {
         }
         if !self.kinds.is_empty() {
             cond = cond.add(Expr::col("kind").is_in(self.kinds.iter().map(|k| k.as_str())));
+        }
+        if !self.districts.is_empty() {
+            cond = cond.add(Expr::col("district").is_in(self.districts.iter().cloned()));
         }
         if let Some(from) = self.created_from {
             cond = cond.add(Expr::col("created_at").gte(micros(from)));

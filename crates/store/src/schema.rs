@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "escalation progress, timers, escalations, outbox, positions", statements: escalation },
     Migration { version: 3, name: "notification delivery: claims, segments, receipts, template overrides", statements: notifications },
     Migration { version: 4, name: "ivr calls", statements: ivr_calls },
+    Migration { version: 5, name: "report media", statements: media },
 ];
 
 fn id_column(name: &'static str) -> ColumnDef {
@@ -313,6 +314,24 @@ fn ivr_calls() -> Vec<Statement> {
         .col(int_null("answer_quality"))
         .to_owned();
     vec![Statement::Table(calls), index("ivr_calls_started", "ivr_calls", &["started_at"])]
+}
+
+fn media() -> Vec<Statement> {
+    // The photos a beneficiary attached, kept in the database with their report (so every process
+    // and every backup has them), named in the report's `media` as `media:photo:SHA256`. Stored
+    // only after their location metadata was removed.
+    let media = Table::create()
+        .table("media")
+        .if_not_exists()
+        .col(int("report_id"))
+        .col(text("sha256"))
+        .col(text("content_type"))
+        .col(int("size"))
+        .col(ColumnDef::new("bytes").blob().not_null())
+        .col(int("created_at"))
+        .primary_key(Index::create().col("report_id").col("sha256"))
+        .to_owned();
+    vec![Statement::Table(media)]
 }
 
 fn migrations_table() -> TableCreateStatement {

@@ -3,6 +3,8 @@
 //! `BALAGH_TEST_DATABASE_URL` points at a server), the shipped catalogue and a clock that stands
 //! still until a test moves it.
 
+pub mod browser;
+
 use balagh_app::{App, DeliverySettings, ManualClock};
 use balagh_domain::escalation::Position;
 use balagh_domain::event::Role;
@@ -97,9 +99,40 @@ async fn spawn_with_delivery(mut config: WebConfig, chains: &str, delivery: Opti
     config.public_base_url = address.clone();
     let state = AppState { app: app.clone(), config: Arc::new(config), metrics: Some(metrics_handle()) };
     tokio::spawn(async move {
-        axum::serve(listener, balagh_web::app(state)).await.expect("serve");
+        axum::serve(listener, balagh_web::service(state)).await.expect("serve");
     });
     TestApp { address, client: reqwest::Client::new(), app, clock, database_url: url, chains: chains.to_owned(), delivery, database }
+}
+
+/// A photo from a phone camera (320×240 JPEG) whose Exif names the camera and where it was taken.
+pub const PHOTO_WITH_LOCATION: &[u8] = include_bytes!("../fixtures/pothole-with-gps.jpg");
+
+/// The camera name inside `PHOTO_WITH_LOCATION`'s Exif, which a stored photo must not carry.
+pub const PHOTO_EXIF_MARKER: &[u8] = b"BalaghTestCamera";
+
+/// Portal settings for tests: map tiles from the server itself (a plain tile), so browsers never
+/// leave 127.0.0.1, and two cities with districts.
+pub fn test_portal() -> balagh_web::portal::PortalConfig {
+    let city = |ar: &str, en: &str, districts: &[(&str, &str)]| balagh_ivr::City {
+        name_ar: ar.into(),
+        name_en: en.into(),
+        districts: districts.iter().map(|(ar, en)| ((*ar).to_owned(), (*en).to_owned())).collect(),
+    };
+    balagh_web::portal::PortalConfig {
+        tile_url: "/static/portal/tile.png?z={z}&x={x}&y={y}".into(),
+        tile_attribution: "Balagh test tiles".into(),
+        cities: vec![
+            city("الدمام", "Dammam", &[("الفيصلية", "Al Faisaliyah"), ("الشاطئ", "Ash Shati")]),
+            city("الخبر", "Khobar", &[("العقربية", "Al Aqrabiyah")]),
+        ],
+        ..balagh_web::portal::PortalConfig::default()
+    }
+}
+
+/// Starts a server whose portal uses `portal` (see `test_portal`).
+pub async fn spawn_app_for_portal(portal: balagh_web::portal::PortalConfig) -> TestApp {
+    let config = WebConfig { portal, ..WebConfig::default() };
+    spawn_with_delivery(config, balagh_app::sla::DEFAULT_CHAINS, Some(DeliverySettings::default())).await
 }
 
 /// Connects to the database at `url`, migrates it and loads the shipped settings, as a process

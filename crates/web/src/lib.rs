@@ -1,7 +1,7 @@
 //! Balagh's HTTP surface, built with axum: the JSON API under `/api/v1` (reports, escalations,
-//! measurements), Open311 GeoReport v2 under `/open311/v2`, the OpenAPI document and its docs
-//! page, health checks and Prometheus metrics. Handlers only parse, call the application, and
-//! render; only this crate knows HTTP.
+//! measurements), Open311 GeoReport v2 under `/open311/v2`, the citizen portal's pages, the
+//! OpenAPI document and its docs page, health checks and Prometheus metrics. Handlers only parse,
+//! call the application, and render; only this crate knows HTTP.
 
 pub mod api_v1;
 pub mod auth;
@@ -12,6 +12,7 @@ pub mod health;
 pub mod ivr;
 pub mod notifications;
 pub mod open311;
+pub mod portal;
 pub mod templates;
 pub mod voice;
 
@@ -39,6 +40,8 @@ pub struct WebConfig {
     pub key_service: String,
     /// The voice and delivery webhooks' signing token and agent routing.
     pub voice: voice::VoiceConfig,
+    /// The citizen portal's map, cities and rate limits.
+    pub portal: portal::PortalConfig,
 }
 
 impl Default for WebConfig {
@@ -50,6 +53,7 @@ impl Default for WebConfig {
             contact: "Eastern Province Municipality, 940 center".into(),
             key_service: "Ask the municipality's 940 center administrator for an API key (balagh admin api-key create NAME)".into(),
             voice: voice::VoiceConfig::default(),
+            portal: portal::PortalConfig::default(),
         }
     }
 }
@@ -72,12 +76,19 @@ pub fn app(state: AppState) -> Router {
         .merge(ivr::routes())
         .nest("/open311/v2", open311::routes())
         .merge(docs::routes())
+        .merge(portal::routes(&state.config.portal))
         .merge(health::routes())
         .fallback(error::not_found_fallback)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(record_request))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
         .with_state(state)
+}
+
+/// The whole HTTP application as a server runs it: each request knows its connection's peer
+/// address (the portal's rate limits count by it).
+pub fn service(state: AppState) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr> {
+    app(state).into_make_service_with_connect_info::<std::net::SocketAddr>()
 }
 
 /// Counts requests and records their latency by route pattern and status.

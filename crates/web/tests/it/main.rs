@@ -10,3 +10,5 @@ mod ivr;
 mod notify;
 mod open311;
 mod operations;
+mod portal;
+mod portal_browser;
