@@ -159,11 +159,18 @@ async fn a_report_typed_offline_is_sent_once_when_the_connection_returns() {
     browser.wait_for("#report-form").await.unwrap();
     fill_pothole(&browser, "كتبت هذا البلاغ بلا اتصال").await;
 
+    // The service worker has taken the page and cached the app's shell.
+    browser.wait_until("navigator.serviceWorker.controller !== null").await.unwrap();
+    browser.wait_until("(async () => (await caches.match('/ar/report/new')) !== undefined)()").await.unwrap();
+
     browser.set_offline(true).await.unwrap();
     browser.wait_until("navigator.onLine === false").await.unwrap();
     browser.click("#submit-report").await.unwrap();
     browser.wait_for_text("#draft-status", "حُفظ بلاغك").await.unwrap();
     assert!(all_reports(&app).await.is_empty(), "nothing reached the server while offline");
+    // Offline, the portal still opens from the cached shell.
+    browser.goto(&app.url("/ar/report/new")).await.unwrap();
+    browser.wait_for("#service-search").await.unwrap();
 
     browser.set_offline(false).await.unwrap();
     let sent = browser.wait_for_text("#draft-status", "أُرسل بلاغك المحفوظ").await.unwrap();
