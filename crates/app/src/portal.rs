@@ -13,7 +13,7 @@ use balagh_domain::rating::ClosureRating;
 use balagh_domain::report::{Report, ReportDraft};
 use balagh_domain::sla::SlaState;
 use balagh_domain::vocabulary::{Channel, Status};
-use balagh_store::{NewMedia, ReportFilter, StoredEvent};
+use balagh_store::{NewMedia, ReportFilter, StoredEvent, StoredMedia};
 use sha2::{Digest, Sha256};
 
 /// How many digits of his phone a beneficiary gives to see his report.
@@ -102,6 +102,21 @@ impl App {
         let report = self.proven_report(ticket, last_digits).await?;
         let phone = report.contact.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default();
         self.rate_closure(ticket, &phone, rating, Channel::Web).await
+    }
+
+    /// A photo of a report, for staff who may see the report (their department's, unless their
+    /// role says otherwise). Never for the public: photos may show people and places.
+    pub async fn report_photo(&self, ticket: TicketNumber, sha256: &str, viewer: &Actor) -> Result<StoredMedia, AppError> {
+        if !viewer.role.is_staff_side() {
+            return Err(AppError::Forbidden { code: "staff_only", message: "a report's photos are shown to staff only".into() });
+        }
+        let report = self.report(ticket).await?;
+        balagh_domain::lifecycle::check_department(&report, viewer)?;
+        let reference = format!("media:photo:{sha256}");
+        if !report.media.contains(&reference) {
+            return Err(AppError::not_found(format!("photo '{sha256}' of report {ticket}")));
+        }
+        self.store.db.media(report.id, sha256).await?.ok_or_else(|| AppError::not_found(format!("photo '{sha256}' of report {ticket}")))
     }
 
     /// Open reports, newest first, for the public map and list: optionally one service's or one

@@ -483,7 +483,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let state = balagh_web::AppState { app, config: Arc::new(config), metrics: Some(metrics) };
     // A closed standard output (a detached terminal) must not stop the server: write errors are ignored.
     let banner = format!(
-        "Balagh is serving on {base} (database: {})\n  JSON API      {base}/api/v1/reports\n  API docs      {base}/api/docs\n  OpenAPI       {base}/api/openapi.json\n  Open311       {base}/open311/v2/discovery.json\n  health        {base}/healthz  {base}/readyz\n  metrics       {base}/metrics\n",
+        "Balagh is serving on {base} (database: {})\n  portal        {base}/  (Arabic {base}/ar/, English {base}/en/)\n  JSON API      {base}/api/v1/reports\n  API docs      {base}/api/docs\n  OpenAPI       {base}/api/openapi.json\n  Open311       {base}/open311/v2/discovery.json\n  health        {base}/healthz  {base}/readyz\n  metrics       {base}/metrics\n",
         redact_url(&settings.database_url())
     );
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());

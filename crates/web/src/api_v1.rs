@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/reports/{ticket}/ratings/interaction", post(rate_interaction))
         .route("/reports/{ticket}/ratings/closure", post(rate_closure))
         .route("/reports/{ticket}/timeline", get(timeline))
+        .route("/reports/{ticket}/photos/{sha256}", get(photo))
 }
 
 /// JSON body extractor whose rejections are `HttpError`s with stable codes.
@@ -715,6 +716,21 @@ fn public_details(event: &Event) -> (Option<String>, serde_json::Value) {
         EventKind::Escalated { level, .. } => (None, serde_json::json!({ "type": event.kind.name(), "level": level })),
         kind => (event.note.clone(), serde_json::to_value(kind).unwrap_or_default()),
     }
+}
+
+/// One photo of a report (named in its `media` as `media:photo:SHA256`), for staff who may see
+/// the report. Stored without its metadata.
+#[utoipa::path(get, path = "/api/v1/reports/{ticket}/photos/{sha256}", tag = "lifecycle", params(("ticket" = String, Path), ("sha256" = String, Path)),
+    responses((status = 200, description = "the photo", content_type = "image/jpeg"), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn photo(
+    State(state): State<AppState>,
+    StaffCaller(caller): StaffCaller,
+    Path((ticket, sha256)): Path<(String, String)>,
+) -> Result<Response, HttpError> {
+    let photo = state.app.report_photo(parse_ticket(&ticket)?, &sha256, &caller).await?;
+    let headers = [(header::CONTENT_TYPE, photo.content_type), (header::CACHE_CONTROL, "private, max-age=86400".to_owned())];
+    Ok((headers, photo.bytes).into_response())
 }
 
 /// A report's timeline, oldest first: public events for everyone, all events for staff. The public

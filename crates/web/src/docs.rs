@@ -18,7 +18,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
     info(title = "Balagh API", description = "Reports, complaints, inquiries and suggestions for a municipality's contact center (940/311). Open311 GeoReport v2 is served under /open311/v2 as its specification defines."),
     paths(
         api_v1::create_report, api_v1::get_report, api_v1::list_reports, api_v1::transition, api_v1::comment,
-        api_v1::follow_up, api_v1::rate_interaction, api_v1::rate_closure, api_v1::timeline,
+        api_v1::follow_up, api_v1::rate_interaction, api_v1::rate_closure, api_v1::timeline, api_v1::photo,
         escalations::list_escalations, escalations::acknowledge_escalation, escalations::follow_up_measurements,
         notifications::list_notifications, notifications::retry_notification,
         crate::templates::list_templates, crate::templates::set_template, crate::templates::delete_template,

@@ -180,6 +180,18 @@ async fn a_report_with_a_photo_is_opened_once_with_its_location_metadata_removed
     let outbox = app.app.store.db.outbox_rows(&OutboxFilter { report: Some(report.id), limit: 100, ..OutboxFilter::default() }).await.unwrap();
     assert!(outbox.iter().any(|row| row.topic == "received" && row.recipient == "sms:+966551234567"), "the ticket is on its way by SMS: {outbox:?}");
 
+    // Staff see the photo through the API; the public and other departments do not.
+    let url = app.url(&format!("/api/v1/reports/{ticket}/photos/{photo}"));
+    let supervisor = app.api_key(Role::Supervisor, None).await;
+    let response = app.client.get(&url).bearer_auth(&supervisor).send().await.unwrap();
+    assert_eq!((response.status().as_u16(), response.headers()["content-type"].to_str().unwrap()), (200, "image/jpeg"));
+    assert_eq!(response.bytes().await.unwrap().as_ref(), stored.bytes.as_slice());
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 401);
+    let elsewhere = app.api_key(Role::Staff, Some("cleanliness")).await;
+    assert_eq!(app.client.get(&url).bearer_auth(&elsewhere).send().await.unwrap().status(), 403);
+    let unknown = app.url(&format!("/api/v1/reports/{ticket}/photos/{}", "0".repeat(64)));
+    assert_eq!(app.client.get(&unknown).bearer_auth(&supervisor).send().await.unwrap().status(), 404);
+
     // The same form sent again (a double click, an offline draft sent on reconnection).
     let csrf = visitor.csrf();
     let (status, location, _) = visitor.post_multipart("/ar/report", pothole_form(&csrf, "form-key-1", &[PHOTO_WITH_LOCATION])).await;
