@@ -6,14 +6,17 @@
 
 use anyhow::{Context, Result, bail};
 use base64::Engine;
+use fantoccini::elements::Element;
+use fantoccini::error::{CmdError, ErrorStatus};
+use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use reqwest::{Method, Url};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use thirtyfour::components::SelectElement;
-use thirtyfour::error::WebDriverErrorInner;
-use thirtyfour::prelude::*;
 use tokio::process::{Child, Command};
 
 /// How long a helper waits for the page before it fails, unless `Browser::set_wait_bound` says otherwise.
@@ -64,7 +67,13 @@ impl BrowserOptions {
 /// `quit` ends the session, stops chromedriver and reports errors; dropping it does the same as
 /// best it can, blocking the test for a moment.
 pub struct Browser {
-    driver: WebDriver,
+    driver: Client,
+    /// chromedriver's address, `http://127.0.0.1:PORT`.
+    server_url: String,
+    /// The WebDriver session's id, for ending it from `Drop`.
+    session_id: String,
+    /// Whether `quit` has ended the session, so that `Drop` does not end it again.
+    session_ended: bool,
     chromedriver: Child,
     options: BrowserOptions,
     wait_bound: Duration,
@@ -96,20 +105,26 @@ impl Browser {
         let server_url = format!("http://127.0.0.1:{port}");
         wait_until_ready(&server_url, &mut chromedriver, &log_path).await?;
 
-        let capabilities = capabilities(&options, &user_data_dir)?;
-        let driver = match WebDriver::new(server_url.as_str(), capabilities).await {
+        // Plain HTTP: chromedriver listens on 127.0.0.1 only, so no TLS stack is needed.
+        let connect = ClientBuilder::new(HttpConnector::new()).capabilities(capabilities(&options, &user_data_dir)).connect(&server_url).await;
+        let driver = match connect {
             Ok(driver) => driver,
             Err(error) => return Err(anyhow::Error::new(error).context(format!("open a browser session{}", log_tail(&log_path)))),
         };
-        let browser = Browser { driver, chromedriver, options, wait_bound: WAIT_BOUND, directory };
+        let Some(session_id) = driver.session_creation_response().map(|response| response.session_id().to_owned()) else {
+            bail!("chromedriver opened a session without an id{}", log_tail(&log_path));
+        };
+        let browser = Browser { driver, server_url, session_id, session_ended: false, chromedriver, options, wait_bound: WAIT_BOUND, directory };
         browser.emulate_device().await?;
         Ok(browser)
     }
 
     /// Quits the session (closing Chromium), stops chromedriver and removes the profile.
     pub async fn quit(mut self) -> Result<()> {
-        // Quitting a clone marks the shared session as quit, so `Drop` does not end it again.
-        let quit = self.driver.clone().quit().await.context("quit the browser session");
+        // Closing a clone ends the shared session (chromedriver answers once Chromium has been
+        // told to close); `Drop` then does not end it again.
+        let quit = self.driver.clone().close().await.context("quit the browser session");
+        self.session_ended = quit.is_ok();
         // Already gone is fine: the session is what mattered.
         let _ = self.chromedriver.kill().await;
         let user_data_dir = user_data_dir(&self.directory);
@@ -125,7 +140,7 @@ impl Browser {
     }
 
     /// The underlying WebDriver session, for what the helpers do not cover.
-    pub fn driver(&self) -> &WebDriver {
+    pub fn driver(&self) -> &Client {
         &self.driver
     }
 
@@ -136,7 +151,8 @@ impl Browser {
 
     /// Sends a Chrome DevTools Protocol command to the current tab and returns its result.
     pub async fn cdp(&self, method: &str, params: Value) -> Result<Value> {
-        self.driver.cdp().send_raw(method, params).await.with_context(|| format!("devtools command {method}"))
+        let command = DevToolsCommand { method: method.to_owned(), params };
+        self.driver.issue_cmd(command).await.with_context(|| format!("devtools command {method}"))
     }
 
     /// Opens `url` and waits until the page has loaded.
@@ -145,7 +161,7 @@ impl Browser {
     }
 
     /// The first element matching `css`, once there is one.
-    pub async fn find(&self, css: &str) -> Result<WebElement> {
+    pub async fn find(&self, css: &str) -> Result<Element> {
         self.with_element(css, "find", |element| async move { Ok(element) }).await
     }
 
@@ -153,7 +169,7 @@ impl Browser {
     pub async fn wait_for(&self, css: &str) -> Result<()> {
         let mut backoff = Backoff::new(self.wait_bound);
         loop {
-            let displayed = match self.driver.find(By::Css(css)).await {
+            let displayed = match self.driver.find(Locator::Css(css)).await {
                 Ok(element) => element.is_displayed().await.unwrap_or(false),
                 Err(_) => false,
             };
@@ -171,7 +187,7 @@ impl Browser {
         let mut backoff = Backoff::new(self.wait_bound);
         let mut last_seen = None;
         loop {
-            if let Ok(element) = self.driver.find(By::Css(css)).await
+            if let Ok(element) = self.driver.find(Locator::Css(css)).await
                 && let Ok(text) = element.text().await
             {
                 if text.contains(needle) {
@@ -188,9 +204,10 @@ impl Browser {
         }
     }
 
-    /// Waits until the JavaScript expression `condition` is true in the page.
+    /// Waits until the JavaScript expression `condition` is true in the page (a promise counts by
+    /// what it resolves to).
     pub async fn wait_until(&self, condition: &str) -> Result<()> {
-        let script = format!("return Boolean({condition});");
+        let script = format!("return Promise.resolve({condition}).then(Boolean);");
         let mut backoff = Backoff::new(self.wait_bound);
         loop {
             let last_error = match self.execute(&script, Vec::new()).await {
@@ -218,7 +235,16 @@ impl Browser {
 
     /// Selects the option whose value is `value` in the `<select>` matching `css`.
     pub async fn select(&self, css: &str, value: &str) -> Result<()> {
-        self.with_element(css, "select in", |element| async move { SelectElement::new(&element).await?.select_by_value(value).await }).await
+        let option = format!("option[value=\"{}\"]", css_string(value));
+        let option = option.as_str();
+        self.with_element(css, "select in", |element| async move {
+            let option = element.find(Locator::Css(option)).await?;
+            if !option.is_selected().await? {
+                option.click().await?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Clicks the element matching `css`.
@@ -266,8 +292,7 @@ impl Browser {
 
     /// Runs the function body `js` in the page with `args` (as `arguments`) and returns what it returns.
     pub async fn execute(&self, js: &str, args: Vec<Value>) -> Result<Value> {
-        let returned = self.driver.execute(js, args).await.with_context(|| format!("run script {js:?}"))?;
-        Ok(returned.json().clone())
+        self.driver.execute(js, args).await.with_context(|| format!("run script {js:?}"))
     }
 
     /// Writes a PNG of the whole page, as wide as the emulated viewport, to `path`.
@@ -306,12 +331,12 @@ impl Browser {
     /// not ready for it (no such element yet, replaced, covered or not yet interactable).
     async fn with_element<T, F, Fut>(&self, css: &str, what: &str, action: F) -> Result<T>
     where
-        F: Fn(WebElement) -> Fut,
-        Fut: Future<Output = WebDriverResult<T>>,
+        F: Fn(Element) -> Fut,
+        Fut: Future<Output = Result<T, CmdError>>,
     {
         let mut backoff = Backoff::new(self.wait_bound);
         loop {
-            let error = match self.driver.find(By::Css(css)).await {
+            let error = match self.driver.find(Locator::Css(css)).await {
                 Ok(element) => match action(element).await {
                     Ok(value) => return Ok(value),
                     Err(error) => error,
@@ -319,11 +344,14 @@ impl Browser {
                 Err(error) => error,
             };
             let not_ready = matches!(
-                error.as_inner(),
-                WebDriverErrorInner::NoSuchElement(_)
-                    | WebDriverErrorInner::StaleElementReference(_)
-                    | WebDriverErrorInner::ElementNotInteractable(_)
-                    | WebDriverErrorInner::ElementClickIntercepted(_)
+                &error,
+                CmdError::Standard(webdriver_error) if matches!(
+                    webdriver_error.error,
+                    ErrorStatus::NoSuchElement
+                        | ErrorStatus::StaleElementReference
+                        | ErrorStatus::ElementNotInteractable
+                        | ErrorStatus::ElementClickIntercepted
+                )
             );
             if !not_ready {
                 return Err(anyhow::Error::new(error).context(format!("{what} {css:?}")));
@@ -337,11 +365,12 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // `leak` fails when the session was already quit; otherwise it stops thirtyfour's own
-        // fallback, which reuses the test runtime's pooled connection and so hangs until its
-        // request timeout when that runtime is the current-thread kind blocked right here.
-        if self.driver.clone().leak().is_ok() {
-            let session_url = format!("{}session/{}", self.driver.server_url(), self.driver.session_id());
+        // fantoccini's own fallback (its session task ends the session once the last client is
+        // gone) cannot be relied on: it starts only after this body, when `self.driver` is
+        // dropped, on the test's runtime, which may be about to end with the test and never run
+        // it. If it does run, chromedriver is gone by then and its attempt fails quietly.
+        if !self.session_ended {
+            let session_url = format!("{}/session/{}", self.server_url, self.session_id);
             // Drop cannot await: a thread with its own runtime and connection ends the session,
             // which closes Chromium before chromedriver is killed (Chromium outlives a killed
             // chromedriver).
@@ -452,15 +481,48 @@ fn log_tail(log_path: &Path) -> String {
 }
 
 /// Headless Chromium in `user_data_dir`, speaking only `options.language`.
-fn capabilities(options: &BrowserOptions, user_data_dir: &Path) -> Result<thirtyfour::ChromeCapabilities> {
-    let mut capabilities = DesiredCapabilities::chrome();
-    capabilities.set_binary(&program("BALAGH_CHROMIUM", "/usr/bin/chromium").to_string_lossy())?;
-    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--hide-scrollbars", "--force-device-scale-factor=1"] {
-        capabilities.add_arg(argument)?;
+fn capabilities(options: &BrowserOptions, user_data_dir: &Path) -> Capabilities {
+    let fixed = ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--hide-scrollbars", "--force-device-scale-factor=1"];
+    let mut arguments: Vec<String> = fixed.into_iter().map(String::from).collect();
+    arguments.push(format!("--lang={}", options.language));
+    arguments.push(format!("--window-size={},{}", options.width, options.height));
+    arguments.push(format!("--user-data-dir={}", user_data_dir.display()));
+    let chrome_options = json!({
+        "binary": program("BALAGH_CHROMIUM", "/usr/bin/chromium").to_string_lossy(),
+        "args": arguments,
+        "prefs": { "intl.accept_languages": options.language },
+    });
+    Capabilities::from_iter([("browserName".to_owned(), json!("chrome")), ("goog:chromeOptions".to_owned(), chrome_options)])
+}
+
+/// `text` as the inside of a double-quoted CSS string.
+fn css_string(text: &str) -> String {
+    text.chars()
+        .map(|character| match character {
+            '"' | '\\' => format!("\\{character}"),
+            character if character.is_control() => format!("\\{:x} ", u32::from(character)),
+            character => character.to_string(),
+        })
+        .collect()
+}
+
+/// The error `Url::join` fails with (`url::ParseError`, named through reqwest's `Url`).
+type UrlParseError = <Url as std::str::FromStr>::Err;
+
+/// A Chrome DevTools Protocol command, sent through chromedriver's
+/// `POST /session/{id}/goog/cdp/execute`, whose answer's `value` is the command's result.
+#[derive(Debug)]
+struct DevToolsCommand {
+    method: String,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for DevToolsCommand {
+    fn endpoint(&self, base_url: &Url, session_id: Option<&str>) -> Result<Url, UrlParseError> {
+        base_url.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
     }
-    capabilities.add_arg(&format!("--lang={}", options.language))?;
-    capabilities.add_arg(&format!("--window-size={},{}", options.width, options.height))?;
-    capabilities.add_arg(&format!("--user-data-dir={}", user_data_dir.display()))?;
-    capabilities.add_experimental_option("prefs", json!({ "intl.accept_languages": options.language }))?;
-    Ok(capabilities)
+
+    fn method_and_body(&self, _request_url: &Url) -> (Method, Option<String>) {
+        (Method::POST, Some(json!({ "cmd": self.method, "params": self.params }).to_string()))
+    }
 }

@@ -110,6 +110,9 @@ pub const PHOTO_WITH_LOCATION: &[u8] = include_bytes!("../fixtures/pothole-with-
 /// The camera name inside `PHOTO_WITH_LOCATION`'s Exif, which a stored photo must not carry.
 pub const PHOTO_EXIF_MARKER: &[u8] = b"BalaghTestCamera";
 
+/// axe-core, the accessibility rules engine browser tests inject into pages (test-only).
+pub const AXE_CORE: &str = include_str!("../fixtures/axe-core/axe.min.js");
+
 /// Portal settings for tests: map tiles from the server itself (a plain tile), so browsers never
 /// leave 127.0.0.1, and two cities with districts.
 pub fn test_portal() -> balagh_web::portal::PortalConfig {

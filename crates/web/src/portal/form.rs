@@ -40,18 +40,17 @@ impl ReportForm {
     /// Reads the whole form; a body that is not a multipart form, or a part that cannot be read,
     /// is a problem named for the form as a whole.
     pub async fn read(mut multipart: Multipart) -> Result<ReportForm, AppError> {
-        let unreadable = |detail: String| AppError::Invalid(FieldError::new("form", "unreadable_form", format!("the form could not be read: {detail}")));
         let mut form = ReportForm::default();
-        while let Some(field) = multipart.next_field().await.map_err(|e| unreadable(e.body_text()))? {
+        while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
             let name = field.name().unwrap_or_default().to_owned();
             if name == "photo" {
-                let bytes = field.bytes().await.map_err(|e| unreadable(e.body_text()))?;
+                let bytes = field.bytes().await.map_err(unreadable)?;
                 if !bytes.is_empty() {
                     form.photos.push(bytes.to_vec());
                 }
                 continue;
             }
-            let value = field.text().await.map_err(|e| unreadable(e.body_text()))?;
+            let value = field.text().await.map_err(unreadable)?;
             if value.len() > MAX_FIELD_BYTES {
                 return Err(FieldError::new(name, "text_too_long", format!("a field is over {MAX_FIELD_BYTES} bytes")).into());
             }
@@ -156,6 +155,15 @@ impl ReportForm {
             ..ReportDraft::default()
         }
     }
+}
+
+/// Why a multipart form could not be read: over the size limit (photos too large, in practice), or
+/// not a readable multipart body at all.
+fn unreadable(error: axum::extract::multipart::MultipartError) -> AppError {
+    if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        return FieldError::new("photo", "photo_too_large", format!("the form is larger than allowed: {}", error.body_text())).into();
+    }
+    FieldError::new("form", "unreadable_form", format!("the form could not be read: {}", error.body_text())).into()
 }
 
 /// A browser's `datetime-local` value (`2026-03-01T10:00`) is Riyadh time; the domain wants an

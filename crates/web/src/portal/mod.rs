@@ -50,8 +50,10 @@ impl Default for PortalConfig {
     }
 }
 
-/// The largest report form accepted: three photos at their limit and the text fields.
-const MAX_REPORT_FORM_BYTES: usize = balagh_domain::photo::MAX_PHOTOS * balagh_domain::photo::MAX_PHOTO_BYTES + 256 * 1024;
+/// The largest report form read. Well over three photos at their limit, so that a visitor who
+/// attaches too many or too large photos is told which (a body cut off at the limit would end in a
+/// dropped connection instead of an answer); the photos' own limits are checked after reading.
+const MAX_REPORT_FORM_BYTES: usize = 32 * 1024 * 1024;
 
 pub fn routes(config: &PortalConfig) -> Router<AppState> {
     let guards = std::sync::Arc::new(guard::Guards::new(&config.rate_limits));
@@ -62,8 +64,7 @@ pub fn routes(config: &PortalConfig) -> Router<AppState> {
         .route("/{lang}/report", post(pages::submit_report).layer(DefaultBodyLimit::max(MAX_REPORT_FORM_BYTES)))
         .route("/{lang}/report/received/{ticket}", get(pages::received))
         .route("/{lang}/track", get(pages::track_form).post(pages::track))
-        .route("/{lang}/track/follow-up", post(pages::follow_up))
-        .route("/{lang}/track/rate", post(pages::rate))
+        .route("/{lang}/track/{action}", post(pages::track))
         .route("/{lang}/reports", get(pages::public_reports))
         .route("/{lang}/inquiry", get(pages::inquiry_form).post(pages::submit_inquiry))
         .merge(assets::routes())

@@ -599,37 +599,25 @@ enum TrackAction {
     Rate,
 }
 
+/// `/{lang}/track` shows the report; `/{lang}/track/follow-up` and `/{lang}/track/rate` act on it
+/// first. One handler: every tracking form is checked the same way.
 pub async fn track(
     State(state): State<AppState>,
-    Path(lang): Path<String>,
+    Path(params): Path<Vec<(String, String)>>,
     headers: HeaderMap,
     peer: Peer,
     Extension(guards): Extension<Arc<Guards>>,
     form: Result<axum::Form<TrackForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    tracking(state, lang, headers, peer, guards, form, TrackAction::Show).await
-}
-
-pub async fn follow_up(
-    State(state): State<AppState>,
-    Path(lang): Path<String>,
-    headers: HeaderMap,
-    peer: Peer,
-    Extension(guards): Extension<Arc<Guards>>,
-    form: Result<axum::Form<TrackForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    tracking(state, lang, headers, peer, guards, form, TrackAction::FollowUp).await
-}
-
-pub async fn rate(
-    State(state): State<AppState>,
-    Path(lang): Path<String>,
-    headers: HeaderMap,
-    peer: Peer,
-    Extension(guards): Extension<Arc<Guards>>,
-    form: Result<axum::Form<TrackForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    tracking(state, lang, headers, peer, guards, form, TrackAction::Rate).await
+    let param = |name: &str| params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    let Some(lang) = param("lang").and_then(view::language) else { return unknown_language(&headers) };
+    let action = match param("action") {
+        None => TrackAction::Show,
+        Some("follow-up") => TrackAction::FollowUp,
+        Some("rate") => TrackAction::Rate,
+        Some(_) => return not_found(Page::new(lang, "/track", &headers)),
+    };
+    tracking(state, lang, headers, peer, guards, form, action).await
 }
 
 fn closure_rating(form: &TrackForm) -> Result<ClosureRating, AppError> {
@@ -653,14 +641,13 @@ fn closure_rating(form: &TrackForm) -> Result<ClosureRating, AppError> {
 
 async fn tracking(
     state: AppState,
-    lang: String,
+    lang: &'static str,
     headers: HeaderMap,
     peer: Peer,
     guards: Arc<Guards>,
     form: Result<axum::Form<TrackForm>, axum::extract::rejection::FormRejection>,
     action: TrackAction,
 ) -> Response {
-    let Some(lang) = view::language(&lang) else { return unknown_language(&headers) };
     let visitor = Visitor::new(&state, headers, peer, guards);
     let mut page = Page::new(lang, "/track", &visitor.headers);
     let form = match form {

@@ -241,6 +241,15 @@ async fn a_refused_form_comes_back_with_what_was_typed_and_each_problem_in_the_v
     let (status, _, html) = visitor.post_multipart("/ar/report", Form::new().text("csrf", visitor.csrf())).await;
     assert_eq!(status, 422, "an empty form");
     assert!(html.contains("اختر خدمة"), "{html}");
+
+    // Four photos, each a byte over the 5 MB limit: every problem is named, nothing is stored.
+    let big: &'static [u8] = Box::leak(vec![0xFFu8; 5 * 1024 * 1024 + 1].into_boxed_slice());
+    let csrf = visitor.csrf();
+    let (status, _, html) = visitor.post_multipart("/ar/report", pothole_form(&csrf, "big-1", &[big, big, big, big])).await;
+    assert_eq!(status, 422);
+    assert!(html.contains("أكبر من 5 ميجابايت"), "the visitor is told the photos are too large");
+    assert!(html.contains("يمكنك إرفاق 3 صور كحد أقصى"), "and that there are too many");
+    assert!(all_reports(&app).await.is_empty());
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use balagh_domain::event::{Actor, Role};
 use balagh_domain::vocabulary::Status;
 use balagh_domain::{Report, TicketNumber};
 use balagh_test_support::browser::{Browser, BrowserOptions};
-use balagh_test_support::{PHOTO_EXIF_MARKER, TestApp, spawn_app_for_portal, test_portal};
+use balagh_test_support::{AXE_CORE, PHOTO_EXIF_MARKER, TestApp, spawn_app_for_portal, test_portal};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -229,4 +229,69 @@ async fn screenshots_of_the_main_pages_in_arabic_and_english_at_360_and_1280_pix
         screenshot(&browser, &directory, &format!("track-{lang}-{width}")).await;
         browser.quit().await.unwrap();
     }
+}
+
+/// The WCAG 2.1 A and AA rules axe-core finds broken on the page now, one line each.
+async fn accessibility_violations(browser: &Browser) -> Vec<String> {
+    browser.execute(AXE_CORE, vec![]).await.unwrap();
+    let found = browser
+        .execute(
+            "return axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }).then((r) => r.violations.map((v) => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(found).unwrap()
+}
+
+#[tokio::test]
+async fn every_page_passes_the_wcag_2_1_aa_rules_in_both_languages_and_the_map_works_from_the_keyboard() {
+    let app = spawn_app_for_portal(test_portal()).await;
+    for options in [BrowserOptions::phone("ar"), BrowserOptions::desktop("en")] {
+        let lang = options.language.clone();
+        let browser = Browser::start(options).await.unwrap();
+        browser.goto(&app.url(&format!("/{lang}/report/new?service=pothole"))).await.unwrap();
+        browser.wait_for("#map .leaflet-tile-pane").await.unwrap();
+        fill_pothole(&browser, "حفرة").await;
+        browser.click("#submit-report").await.unwrap();
+        let ticket = browser.wait_for_text("#ticket", "").await.unwrap().trim().to_owned();
+        let pages = [
+            (format!("/{lang}/"), "#home-new"),
+            (format!("/{lang}/report/new"), "#service-list"),
+            (format!("/{lang}/report/new?service=pothole"), "#map .leaflet-tile-pane"),
+            (format!("/{lang}/report/received/{ticket}"), "#ticket"),
+            (format!("/{lang}/track?ticket={ticket}"), "#track-form"),
+            (format!("/{lang}/reports"), "#public-map .leaflet-marker-icon"),
+            (format!("/{lang}/inquiry"), "#inquiry-form"),
+        ];
+        for (path, ready) in pages {
+            browser.goto(&app.url(&path)).await.unwrap();
+            browser.wait_for(ready).await.unwrap();
+            assert_eq!(accessibility_violations(&browser).await, Vec::<String>::new(), "{path}");
+        }
+        track(&browser, &app, &lang, &ticket).await;
+        assert_eq!(accessibility_violations(&browser).await, Vec::<String>::new(), "the tracking page with a report");
+
+        // A keyboard user drops the pin: focus the map, press Enter.
+        browser.goto(&app.url(&format!("/{lang}/report/new?service=pothole"))).await.unwrap();
+        browser.wait_for("#map .leaflet-tile-pane").await.unwrap();
+        browser.execute("document.getElementById('map').focus();", vec![]).await.unwrap();
+        browser.execute("document.getElementById('map').dispatchEvent(new KeyboardEvent('keypress', { key: 'Enter', bubbles: true }));", vec![]).await.unwrap();
+        browser.wait_until("document.getElementById('lat').value !== ''").await.unwrap();
+        browser.quit().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn use_my_location_puts_the_pin_where_the_phone_is() {
+    let app = spawn_app_for_portal(test_portal()).await;
+    let browser = Browser::start(BrowserOptions::phone("ar")).await.unwrap();
+    browser.cdp("Browser.grantPermissions", json!({ "permissions": ["geolocation"], "origin": app.address })).await.unwrap();
+    browser.cdp("Emulation.setGeolocationOverride", json!({ "latitude": 26.2172, "longitude": 50.1971, "accuracy": 10 })).await.unwrap();
+    browser.goto(&app.url("/ar/report/new?service=pothole")).await.unwrap();
+    browser.wait_for("#locate").await.unwrap();
+    browser.click("#locate").await.unwrap();
+    browser.wait_until("document.getElementById('lat').value.startsWith('26.217')").await.unwrap();
+    assert!(browser.attr("#lon", "value").await.unwrap().unwrap().starts_with("50.197"));
+    browser.quit().await.unwrap();
 }
