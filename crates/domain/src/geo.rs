@@ -30,6 +30,24 @@ impl Coordinates {
         self.lon
     }
 
+    /// The great-circle distance to `other` in kilometres (haversine, on a sphere of the Earth's
+    /// mean radius: within half a percent, enough to say which report is nearer).
+    pub fn distance_km(self, other: Coordinates) -> f64 {
+        const EARTH_RADIUS_KM: f64 = 6371.0;
+        let (lat1, lat2) = (self.lat.to_radians(), other.lat.to_radians());
+        let (dlat, dlon) = ((other.lat - self.lat).to_radians(), (other.lon - self.lon).to_radians());
+        let a = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlon / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_KM * a.sqrt().min(1.0).asin()
+    }
+
+    /// Reads "LAT,LON" (as a browser passes a position).
+    pub fn parse_pair(field: &str, text: &str) -> Result<Self, FieldError> {
+        let bad = || FieldError::new(field, "invalid_coordinates", format!("'{text}' is not a latitude and a longitude separated by a comma"));
+        let (lat, lon) = text.split_once(',').ok_or_else(bad)?;
+        let (lat, lon) = (lat.trim().parse::<f64>().map_err(|_| bad())?, lon.trim().parse::<f64>().map_err(|_| bad())?);
+        Coordinates::new(lat, lon).map_err(|e| FieldError::new(field, e.code, e.message))
+    }
+
     /// The index of the 0.1° × 0.1° grid cell (about 11 km) holding this point. Stored beside the
     /// coordinates, it lets map queries use an index without scattering every insert across it.
     pub fn grid_cell(self) -> i64 {
@@ -111,6 +129,27 @@ impl Location {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn distances_are_great_circle_kilometres() {
+        let dammam = Coordinates::new(26.4207, 50.0888).unwrap();
+        let khobar = Coordinates::new(26.2172, 50.1971).unwrap();
+        let riyadh = Coordinates::new(24.7136, 46.6753).unwrap();
+        assert!((dammam.distance_km(khobar) - 24.9).abs() < 0.5, "{}", dammam.distance_km(khobar));
+        assert!((dammam.distance_km(riyadh) - 391.5).abs() < 1.0, "{}", dammam.distance_km(riyadh));
+        assert_eq!(dammam.distance_km(dammam), 0.0);
+        let antipode = Coordinates::new(-26.4207, -129.9112).unwrap();
+        assert!((dammam.distance_km(antipode) - 20015.0).abs() < 5.0);
+    }
+
+    #[test]
+    fn a_position_is_read_from_lat_comma_lon() {
+        assert_eq!(Coordinates::parse_pair("near", " 26.2172, 50.1971 ").unwrap(), Coordinates::new(26.2172, 50.1971).unwrap());
+        for bad in ["", "26.2", "a,b", "91,50", "26,181", "NaN,1"] {
+            assert!(Coordinates::parse_pair("near", bad).is_err(), "{bad}");
+        }
+        assert_eq!(Coordinates::parse_pair("near", "x").unwrap_err().field, "near");
+    }
+
     use super::*;
 
     #[test]

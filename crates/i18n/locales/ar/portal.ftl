@@ -159,3 +159,7 @@ portal-error-too-many-values = اختر إجابة واحدة فقط.
 portal-error-unknown-attribute = هذا السؤال لا يخص الخدمة المختارة.
 portal-error-score-out-of-range = اختر تقييمًا من 1 إلى 5.
 portal-error-unreadable-form = تعذّرت قراءة النموذج. يرجى المحاولة مرة أخرى.
+portal-home-near-me = البلاغات المفتوحة القريبة مني
+portal-reports-nearest-first = تظهر البلاغات الأقرب إليك أولًا.
+portal-reports-distance = على بعد { $km } كم
+portal-error-invalid-near = تعذّرت قراءة هذا الموقع؛ البلاغات مرتبة من الأحدث.

@@ -159,3 +159,7 @@ portal-error-too-many-values = Choose only one answer.
 portal-error-unknown-attribute = This question does not belong to the chosen service.
 portal-error-score-out-of-range = Choose a rating from 1 to 5.
 portal-error-unreadable-form = The form could not be read. Please try again.
+portal-home-near-me = Open reports near me
+portal-reports-nearest-first = The nearest reports to you come first.
+portal-reports-distance = { $km } km away
+portal-error-invalid-near = This location could not be read; the reports are listed newest first.

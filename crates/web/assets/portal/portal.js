@@ -267,6 +267,29 @@
     });
   }
 
+  /** "Reports near me" (home page): the server sorts the open reports by distance from where the
+   *  phone is; this only supplies the coordinates. Without geolocation the button stays hidden. */
+  function initNearMe() {
+    const button = byId('near-me');
+    if (!button || !navigator.geolocation) return;
+    button.hidden = false;
+    button.addEventListener('click', (event) => {
+      event.preventDefault();
+      button.disabled = true;
+      navigator.geolocation.getCurrentPosition(
+        (position) => {
+          const near = position.coords.latitude.toFixed(5) + ',' + position.coords.longitude.toFixed(5);
+          window.location.assign(button.dataset.url + '?near=' + encodeURIComponent(near));
+        },
+        () => {
+          button.disabled = false;
+          setText(byId('near-me-status'), message('locate-failed', button));
+        },
+        { enableHighAccuracy: false, timeout: 15000, maximumAge: 300000 },
+      );
+    });
+  }
+
   function initPublicMap() {
     const el = byId('public-map');
     if (!el) return;
@@ -761,6 +784,7 @@
     safely('service-search', initServiceSearch);
     safely('map', initReportMap);
     safely('public-map', initPublicMap);
+    safely('near-me', initNearMe);
     safely('report-form', initReportForm);
     safely('drafts', initDraftFlush);
   }

@@ -16,6 +16,7 @@ use balagh_app::portal::Tracked;
 use balagh_domain::TicketNumber;
 use balagh_domain::catalogue::{Attribute, Datatype, Service};
 use balagh_domain::error::{FieldError, ValidationErrors};
+use balagh_domain::geo::Coordinates;
 use balagh_domain::photo::MAX_PHOTOS;
 use balagh_domain::rating::{ClosureRating, Score};
 use balagh_domain::report::{NewReport, Report};
@@ -54,6 +55,8 @@ pub struct PublicReport {
     pub district: String,
     pub opened: String,
     pub coordinates: Option<(f64, f64)>,
+    /// How far from the visitor, when he gave his position ("3.2", in the language's digits).
+    pub distance_km: Option<String>,
 }
 
 impl PublicReport {
@@ -65,6 +68,7 @@ impl PublicReport {
             district: report.location.district.clone().or_else(|| report.location.city.clone()).unwrap_or_default(),
             opened: tx.date(&report.created_at),
             coordinates: report.location.coordinates.map(|c| (c.lat(), c.lon())),
+            distance_km: None,
         }
     }
 }
@@ -714,6 +718,7 @@ struct ReportsPage<'a> {
     districts: Vec<(String, String)>,
     service: String,
     district: String,
+    near: String,
     map: MapView,
 }
 
@@ -723,6 +728,9 @@ pub struct ReportsQuery {
     service: String,
     #[serde(default)]
     district: String,
+    /// The visitor's position ("LAT,LON"): the nearest reports come first.
+    #[serde(default)]
+    near: String,
 }
 
 /// The most reports the public list shows.
@@ -739,7 +747,33 @@ pub async fn public_reports(State(state): State<AppState>, Path(lang): Path<Stri
         Ok(reports) => reports,
         Err(error) => return page.clone().refused(&error).respond(view::status_of(&error), Ok(String::new())),
     };
-    let reports: Vec<PublicReport> = reports.iter().map(|r| PublicReport::new(tx, &state, r)).collect();
+    let mut reports: Vec<PublicReport> = reports.iter().map(|r| PublicReport::new(tx, &state, r)).collect();
+    let mut page = page;
+    let mut map = MapView::new(&state);
+    let mut status = StatusCode::OK;
+    let near = match Some(query.near.trim()).filter(|n| !n.is_empty()).map(|n| Coordinates::parse_pair("near", n)) {
+        Some(Ok(near)) => Some(near),
+        Some(Err(_)) => {
+            page = page.problem("invalid_near");
+            status = StatusCode::UNPROCESSABLE_ENTITY;
+            None
+        }
+        None => None,
+    };
+    if let Some(near) = near {
+        // Nearest first; reports without a pin after, newest first as before.
+        let distance = |r: &PublicReport| r.coordinates.and_then(|(lat, lon)| Coordinates::new(lat, lon).ok()).map(|c| c.distance_km(near));
+        reports.sort_by(|a, b| match (distance(a), distance(b)) {
+            (Some(x), Some(y)) => x.total_cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+        for report in &mut reports {
+            report.distance_km = distance(report).map(|km| tx.num(format!("{km:.1}")));
+        }
+        (map.lat, map.lon, map.zoom) = (near.lat(), near.lon(), 14);
+    }
     let points: Vec<serde_json::Value> = reports
         .iter()
         .filter_map(|r| {
@@ -761,10 +795,11 @@ pub async fn public_reports(State(state): State<AppState>, Path(lang): Path<Stri
         districts,
         service: query.service.clone(),
         district: query.district.clone(),
-        map: MapView::new(&state),
+        near: if near.is_some() { query.near.trim().to_owned() } else { String::new() },
+        map,
     }
     .render();
-    page.respond(StatusCode::OK, html)
+    page.respond(status, html)
 }
 
 #[derive(Template)]

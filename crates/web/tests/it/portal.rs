@@ -386,6 +386,20 @@ async fn the_public_list_shows_open_reports_filtered_and_nothing_personal() {
     let (_, html) = visitor.get("/en/reports?district=%D8%A7%D9%84%D9%81%D9%8A%D8%B5%D9%84%D9%8A%D8%A9").await;
     assert!(html.contains(&format!("id=\"r-{pothole}\"")) && !html.contains(&format!("id=\"r-{graffiti}\"")), "by district");
 
+    // From Khobar, the pinned Dammam pothole is listed first with its distance, the graffiti
+    // (no pin) after it; a position that cannot be read is said and ignored.
+    let (status, html) = visitor.get("/en/reports?near=26.2172,50.1971").await;
+    assert_eq!(status, 200);
+    let (first, second) = (html.find(&format!("id=\"r-{pothole}\"")).unwrap(), html.find(&format!("id=\"r-{graffiti}\"")).unwrap());
+    assert!(first < second, "nearest first");
+    assert!(html.contains("25.6 km away"), "the distance is shown");
+    assert!(html.contains("data-lat=\"26.2172\"") && html.contains("name=\"near\""), "the map opens where the visitor is; filters keep it");
+    let (_, html) = visitor.get("/ar/reports?near=26.2172,50.1971").await;
+    assert!(html.contains("على بعد ٢٥.٦ كم"), "in Arabic digits");
+    let (status, html) = visitor.get("/en/reports?near=north").await;
+    assert_eq!(status, 422);
+    assert!(html.contains("This location could not be read") && html.contains(&format!("id=\"r-{graffiti}\"")));
+
     let supervisor = Actor::new(Role::Supervisor, "supervisor-1");
     let ticket = TicketNumber::parse(&graffiti).unwrap();
     app.app.transition(ticket, Command::Reject { reason: "not municipal".into() }, &supervisor, Channel::Web).await.unwrap();

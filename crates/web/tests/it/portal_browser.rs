@@ -283,11 +283,16 @@ async fn every_page_passes_the_wcag_2_1_aa_rules_in_both_languages_and_the_map_w
 }
 
 #[tokio::test]
-async fn use_my_location_puts_the_pin_where_the_phone_is() {
+async fn the_phone_s_location_finds_the_reports_near_it_and_puts_the_pin_where_it_is() {
     let app = spawn_app_for_portal(test_portal()).await;
     let browser = Browser::start(BrowserOptions::phone("ar")).await.unwrap();
     browser.cdp("Browser.grantPermissions", json!({ "permissions": ["geolocation"], "origin": app.address })).await.unwrap();
     browser.cdp("Emulation.setGeolocationOverride", json!({ "latitude": 26.2172, "longitude": 50.1971, "accuracy": 10 })).await.unwrap();
+    browser.goto(&app.url("/ar/")).await.unwrap();
+    browser.click("#near-me").await.unwrap();
+    browser.wait_for("#near-note").await.unwrap();
+    assert!(browser.current_url().await.unwrap().contains("near=26.21720%2C50.19710"), "the reports nearest the phone");
+
     browser.goto(&app.url("/ar/report/new?service=pothole")).await.unwrap();
     browser.wait_for("#locate").await.unwrap();
     browser.click("#locate").await.unwrap();
