@@ -8,7 +8,7 @@ use super::view::{self, Page, Texts};
 use crate::AppState;
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{MatchedPath, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use balagh_app::AppError;
@@ -393,19 +393,22 @@ impl Visitor {
     }
 }
 
-/// Opens the report the form describes and sends the visitor to its ticket; a form sent again
-/// with the same key (a double click, an offline draft) lands on the same ticket.
-pub async fn submit_report(
+/// `POST /{lang}/report` and `POST /{lang}/inquiry`: opens the report (or inquiry) the form
+/// describes and sends the visitor to its ticket; a form sent again with the same key (a double
+/// click, an offline draft) lands on the same ticket.
+pub async fn submit_form(
     State(state): State<AppState>,
     Path(lang): Path<String>,
+    route: MatchedPath,
     headers: HeaderMap,
     peer: Peer,
     Extension(guards): Extension<Arc<Guards>>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
     let Some(lang) = view::language(&lang) else { return unknown_language(&headers) };
+    let kind = route.as_str().ends_with("/inquiry").then_some("inquiry");
     let visitor = Visitor::new(&state, headers, peer, guards);
-    submit(&state, lang, visitor, multipart, None).await
+    submit(&state, lang, visitor, multipart, kind).await
 }
 
 /// The report form and the inquiry form, both multipart, both ending on the ticket.
@@ -824,17 +827,4 @@ pub async fn inquiry_form(Path(lang): Path<String>, headers: HeaderMap) -> Respo
     let page = Page::new(lang, "/inquiry", &headers);
     let form = ReportForm { idempotency_key: guard::random_hex(), language: lang.to_owned(), preferred_channel: "sms".into(), ..ReportForm::default() };
     inquiry_page(&page, &form, StatusCode::OK)
-}
-
-pub async fn submit_inquiry(
-    State(state): State<AppState>,
-    Path(lang): Path<String>,
-    headers: HeaderMap,
-    peer: Peer,
-    Extension(guards): Extension<Arc<Guards>>,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Response {
-    let Some(lang) = view::language(&lang) else { return unknown_language(&headers) };
-    let visitor = Visitor::new(&state, headers, peer, guards);
-    submit(&state, lang, visitor, multipart, Some("inquiry")).await
 }
