@@ -248,6 +248,9 @@ async fn measure_on(args: &IvrArgs, store: Store, backend: &'static str) -> anyh
     });
 
     let think = Duration::from_millis(args.think_ms);
+    // One client for every call, as a provider's webhook sender keeps one pool of connections:
+    // 500 clients built within the first second would load their TLS roots on the server's cores.
+    let client = CallerOptions::client().context("could not build the callers' HTTP client")?;
     let started = Instant::now();
     let tasks: Vec<_> = (0..args.calls)
         .map(|index| {
@@ -255,6 +258,7 @@ async fn measure_on(args: &IvrArgs, store: Store, backend: &'static str) -> anyh
                 markup,
                 from: caller_number(index),
                 account_sid: Some(ACCOUNT_SID.to_owned()),
+                client: Some(client.clone()),
                 ..CallerOptions::new(format!("{address}/ivr/voice"), AUTH_TOKEN)
             };
             let rng = SmallRng::seed_from_u64(SEED.wrapping_add(index as u64));

@@ -46,6 +46,9 @@ pub struct CallerOptions {
     pub recordings_base: String,
     /// Where the call's final status goes; by default the dial URL's origin + `/ivr/status`.
     pub status_callback: Option<String>,
+    /// The HTTP client to send with, shared by many calls as a provider's webhook sender shares
+    /// its pool of kept-alive connections; by default the call builds its own.
+    pub client: Option<reqwest::Client>,
 }
 
 impl CallerOptions {
@@ -60,7 +63,13 @@ impl CallerOptions {
             account_sid: None,
             recordings_base: DEFAULT_RECORDINGS_BASE.to_owned(),
             status_callback: None,
+            client: None,
         }
+    }
+
+    /// The client callers build for themselves: no redirects, the provider's webhook timeout.
+    pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(WEBHOOK_TIMEOUT).build()
     }
 }
 
@@ -75,6 +84,7 @@ impl fmt::Debug for CallerOptions {
             .field("account_sid", &self.account_sid)
             .field("recordings_base", &self.recordings_base)
             .field("status_callback", &self.status_callback)
+            .field("shared_client", &self.client.is_some())
             .finish()
     }
 }
@@ -241,11 +251,10 @@ impl Caller {
             Some(callback) => parse_url(callback)?,
             None => url.join("/ivr/status").map_err(|_| CallerError::Url { url: options.url.clone() })?,
         };
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(WEBHOOK_TIMEOUT)
-            .build()
-            .map_err(|source| CallerError::Transport { url: options.url.clone(), source })?;
+        let client = match options.client {
+            Some(client) => client,
+            None => CallerOptions::client().map_err(|source| CallerError::Transport { url: options.url.clone(), source })?,
+        };
         let mut caller = Caller {
             client,
             auth_token: options.auth_token,

@@ -111,7 +111,14 @@ impl Store {
     /// or `postgres://…`. Does not migrate.
     pub async fn connect(url: &str, options: PoolOptions) -> Result<Store, StoreError> {
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new().max_connections(options.max_connections).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+            // Every connection is opened at start and kept: opening one (PostgreSQL forks a
+            // backend for it) under the first burst of requests costs them milliseconds each.
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .min_connections(options.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
             Db::Pg(pool)
         } else if url.starts_with("sqlite:") {
             let base = SqliteConnectOptions::from_str(url)
