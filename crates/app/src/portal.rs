@@ -76,6 +76,13 @@ impl App {
         }
     }
 
+    /// The phone on file of the report the beneficiary proved, which the commands every channel
+    /// shares (follow-up, ratings) check him by.
+    async fn proven_phone(&self, ticket: TicketNumber, last_digits: &str) -> Result<String, AppError> {
+        let report = self.proven_report(ticket, last_digits).await?;
+        Ok(report.contact.phone.map(|p| p.as_str().to_owned()).unwrap_or_default())
+    }
+
     /// Everything the beneficiary may see of his report: status, public timeline, SLA, and
     /// whether he can rate its closure.
     pub async fn track(&self, ticket: TicketNumber, last_digits: &str) -> Result<Tracked, AppError> {
@@ -92,15 +99,13 @@ impl App {
 
     /// "I feel my report is being ignored", from the portal: the same command as every channel's.
     pub async fn follow_up_online(&self, ticket: TicketNumber, last_digits: &str, text: Option<&str>) -> Result<FollowedUp, AppError> {
-        let report = self.proven_report(ticket, last_digits).await?;
-        let phone = report.contact.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default();
+        let phone = self.proven_phone(ticket, last_digits).await?;
         self.follow_up(ticket, &phone, text, Channel::Web).await
     }
 
     /// The closure survey, from the portal.
     pub async fn rate_closure_online(&self, ticket: TicketNumber, last_digits: &str, rating: ClosureRating) -> Result<Report, AppError> {
-        let report = self.proven_report(ticket, last_digits).await?;
-        let phone = report.contact.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default();
+        let phone = self.proven_phone(ticket, last_digits).await?;
         self.rate_closure(ticket, &phone, rating, Channel::Web).await
     }
 

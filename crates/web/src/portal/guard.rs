@@ -78,12 +78,12 @@ impl Guards {
                 // One phone however it is typed (05…, +9665…, Arabic digits, spaces).
                 let phone = match balagh_domain::PhoneNumber::parse("phone", phone) {
                     Ok(parsed) => parsed.as_str().to_owned(),
-                    Err(_) => balagh_domain::digits::to_ascii_digits(phone).chars().filter(char::is_ascii_digit).collect(),
+                    Err(_) => digits_only(phone),
                 };
                 by_address && (phone.is_empty() || self.reports_per_phone.allows(&phone))
             }
             Attempt::Track { address, ticket } => {
-                let ticket = balagh_domain::digits::to_ascii_digits(ticket).chars().filter(char::is_ascii_digit).collect::<String>();
+                let ticket = digits_only(ticket);
                 self.tracks_per_address.allows(address) && self.tracks_per_ticket.allows(&ticket)
             }
         };
@@ -92,6 +92,11 @@ impl Guards {
         }
         allowed
     }
+}
+
+/// The digits of what was typed (Arabic-Indic ones as ASCII), so one key however it is written.
+fn digits_only(text: &str) -> String {
+    balagh_domain::digits::to_ascii_digits(text).chars().filter(char::is_ascii_digit).collect()
 }
 
 /// The connection's peer address, when the server was started with connection info.

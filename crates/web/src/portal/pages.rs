@@ -43,6 +43,11 @@ struct NotFoundPage<'a> {
     page: &'a Page,
 }
 
+/// A read the page needed failed: its status, with the problem as the page's own.
+fn failed(page: &Page, error: &AppError) -> Response {
+    page.clone().refused(error).respond(view::status_of(error), Ok(String::new()))
+}
+
 fn not_found(page: Page) -> Response {
     page.respond(StatusCode::NOT_FOUND, NotFoundPage { page: &page }.render())
 }
@@ -93,7 +98,7 @@ pub async fn home(State(state): State<AppState>, Path(lang): Path<String>, heade
     let page = Page::new(lang, "/", &headers);
     let recent = match state.app.public_reports(None, None, 5).await {
         Ok(reports) => reports.iter().map(|r| PublicReport::new(page.tx, &state, r)).collect(),
-        Err(error) => return page.clone().refused(&error).respond(view::status_of(&error), Ok(String::new())),
+        Err(error) => return failed(&page, &error),
     };
     page.respond(StatusCode::OK, HomePage { page: &page, recent }.render())
 }
@@ -430,7 +435,7 @@ async fn submit(
         Ok(form) => form,
         Err(error) => {
             let (page, status) = Refusal::App(error).apply(page);
-            return not_accepted(state, page, status);
+            return service_chooser(state, page, status);
         }
     };
     if inquiry {
@@ -455,17 +460,15 @@ async fn submit(
             match (inquiry, state.app.catalogue().service(&form.service_code)) {
                 (false, Some(service)) => report_form(state, &page, service, &form, status),
                 (true, _) => inquiry_page(&page, &form, status),
-                (false, None) => {
-                    let groups = groups(page.tx, state, "");
-                    page.respond(status, ChooseServicePage { page: &page, query: String::new(), groups }.render())
-                }
+                (false, None) => service_chooser(state, page, status),
             }
         }
     }
 }
 
-/// A form that could not even be read: the service chooser with the problem.
-fn not_accepted(state: &AppState, page: Page, status: StatusCode) -> Response {
+/// The service chooser with the page's problems: for a form that could not be read, or that named
+/// no service.
+fn service_chooser(state: &AppState, page: Page, status: StatusCode) -> Response {
     let groups = groups(page.tx, state, "");
     page.respond(status, ChooseServicePage { page: &page, query: String::new(), groups }.render())
 }
@@ -488,7 +491,7 @@ pub async fn received(State(state): State<AppState>, Path((lang, ticket)): Path<
     let report = match state.app.report(ticket).await {
         Ok(report) => report,
         Err(AppError::NotFound { .. }) => return not_found(page),
-        Err(error) => return page.clone().refused(&error).respond(view::status_of(&error), Ok(String::new())),
+        Err(error) => return failed(&page, &error),
     };
     let html = ReceivedPage {
         page: &page,
@@ -748,7 +751,7 @@ pub async fn public_reports(State(state): State<AppState>, Path(lang): Path<Stri
     let district = Some(query.district.trim()).filter(|d| !d.is_empty());
     let reports = match state.app.public_reports(service, district, PUBLIC_LIST_LIMIT).await {
         Ok(reports) => reports,
-        Err(error) => return page.clone().refused(&error).respond(view::status_of(&error), Ok(String::new())),
+        Err(error) => return failed(&page, &error),
     };
     let mut reports: Vec<PublicReport> = reports.iter().map(|r| PublicReport::new(tx, &state, r)).collect();
     let mut page = page;
