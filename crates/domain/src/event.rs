@@ -148,6 +148,18 @@ pub enum EventKind {
     DescriptionTranscribed {
         call: String,
     },
+    /// The report was opened without its place: a link to mark it on a map went to the
+    /// beneficiary, and the report waits for it until `until`.
+    LocationRequested {
+        until: Timestamp,
+    },
+    /// The beneficiary (or an agent for him) marked the place on the map.
+    LocationPlaced {
+        lat: f64,
+        lon: f64,
+    },
+    /// No place was marked in time; the report went on with its description alone.
+    LocationExpired,
 }
 
 impl EventKind {
@@ -166,6 +178,9 @@ impl EventKind {
             EventKind::UpdateCallAnswered { .. } => "update_call_answered",
             EventKind::IvrCall { .. } => "ivr_call",
             EventKind::DescriptionTranscribed { .. } => "description_transcribed",
+            EventKind::LocationRequested { .. } => "location_requested",
+            EventKind::LocationPlaced { .. } => "location_placed",
+            EventKind::LocationExpired => "location_expired",
         }
     }
 }

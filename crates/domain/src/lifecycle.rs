@@ -6,10 +6,13 @@
 //! new -> acknowledged -> assigned -> in_progress -> (on_hold | awaiting_citizen) -> in_progress
 //!     in_progress -> resolved -> closed;  resolved | closed -> reopened -> assigned | in_progress
 //! new | acknowledged | assigned -> rejected (reason) | duplicate (of another report)
+//! new -> awaiting_citizen (await_location: the caller marks the place from a text message's link)
+//!     -> new (place_location with the pin, or location_expired when the wait is over)
 //! ```
 
 use crate::error::FieldError;
 use crate::event::{Actor, Event, EventKind, Role};
+use crate::geo::Coordinates;
 use crate::report::{Assignment, Report, ReportId, required_note, short_text};
 use crate::vocabulary::{Channel, ContactKind, Status};
 use jiff::Timestamp;
@@ -28,6 +31,13 @@ pub enum Command {
     Reopen { reason: String },
     Reject { reason: String },
     MarkDuplicate { original: ReportId },
+    /// A report opened without its place waits for the beneficiary to mark it on a map, until
+    /// `until`.
+    AwaitLocation { until: Timestamp },
+    /// The place of a report that waits for it, marked on a map.
+    PlaceLocation { coordinates: Coordinates },
+    /// The wait for the place is over: the report goes on without it (its description says where).
+    LocationExpired,
 }
 
 impl Command {
@@ -45,6 +55,9 @@ impl Command {
             Command::Reopen { .. } => "reopen",
             Command::Reject { .. } => "reject",
             Command::MarkDuplicate { .. } => "mark_duplicate",
+            Command::AwaitLocation { .. } => "await_location",
+            Command::PlaceLocation { .. } => "place_location",
+            Command::LocationExpired => "location_expired",
         }
     }
 
@@ -63,6 +76,8 @@ impl Command {
             Command::Close => &[Resolved],
             Command::Reopen { .. } => &[Resolved, Closed],
             Command::Reject { .. } | Command::MarkDuplicate { .. } => &[New, Acknowledged, Assigned],
+            Command::AwaitLocation { .. } => &[New],
+            Command::PlaceLocation { .. } | Command::LocationExpired => &[AwaitingCitizen],
         }
     }
 
@@ -79,6 +94,9 @@ impl Command {
             Command::Resolve { .. } => &[Agent, Staff, Supervisor, Admin],
             Command::Close | Command::Reopen { .. } => &[Beneficiary, Staff, Supervisor, Admin, System],
             Command::Reject { .. } | Command::MarkDuplicate { .. } => &[Agent, Staff, Supervisor, Admin],
+            Command::AwaitLocation { .. } => &[Beneficiary, Agent, System],
+            Command::PlaceLocation { .. } => &[Beneficiary, Agent, Staff, Supervisor, Admin],
+            Command::LocationExpired => &[System],
         }
     }
 
@@ -94,6 +112,8 @@ impl Command {
             Command::Reopen { .. } => Status::Reopened,
             Command::Reject { .. } => Status::Rejected,
             Command::MarkDuplicate { .. } => Status::Duplicate,
+            Command::AwaitLocation { .. } => Status::AwaitingCitizen,
+            Command::PlaceLocation { .. } | Command::LocationExpired => Status::New,
         }
     }
 }
@@ -108,6 +128,8 @@ pub struct Transition {
     /// The public status note (resolution, reason) to show, when the command gives one.
     pub status_note: Option<String>,
     pub duplicate_of: Option<ReportId>,
+    /// The place marked on a map, when the command gives one.
+    pub coordinates: Option<Coordinates>,
     pub events: Vec<Event>,
     pub at: Timestamp,
 }
@@ -126,6 +148,9 @@ impl Transition {
         }
         if self.duplicate_of.is_some() {
             next.duplicate_of = self.duplicate_of;
+        }
+        if self.coordinates.is_some() {
+            next.location.coordinates = self.coordinates;
         }
         match self.to {
             Status::Resolved => next.resolved_at = Some(self.at),
@@ -192,7 +217,7 @@ pub fn apply(report: &Report, command: Command, actor: &Actor, channel: Channel,
     }
     check_department(report, actor)?;
     let to = command.target();
-    let mut transition = Transition { from, to, assignment: None, status_note: None, duplicate_of: None, events: Vec::new(), at: now };
+    let mut transition = Transition { from, to, assignment: None, status_note: None, duplicate_of: None, coordinates: None, events: Vec::new(), at: now };
     let event = |kind: EventKind, public: bool, note: Option<String>| Event { at: now, actor: actor.clone(), channel, public, kind, note };
     let mut note = None;
     match command {
@@ -214,6 +239,17 @@ pub fn apply(report: &Report, command: Command, actor: &Actor, channel: Channel,
             transition.duplicate_of = Some(original);
             note = Some(format!("duplicate of {}", original.ticket()));
         }
+        Command::AwaitLocation { until } => {
+            if until <= now {
+                return Err(FieldError::new("until", "wait_over", "the wait for the place must end after it starts").into());
+            }
+            transition.events.push(event(EventKind::LocationRequested { until }, true, None));
+        }
+        Command::PlaceLocation { coordinates } => {
+            transition.coordinates = Some(coordinates);
+            transition.events.push(event(EventKind::LocationPlaced { lat: coordinates.lat(), lon: coordinates.lon() }, true, None));
+        }
+        Command::LocationExpired => transition.events.push(event(EventKind::LocationExpired, false, None)),
         Command::Acknowledge | Command::Start | Command::Resume | Command::Close => {}
     }
     transition.status_note = note.clone();
@@ -319,6 +355,24 @@ pub(crate) mod tests {
         assert!(resolved.events[0].public);
         let after = resolved.applied_to(&report(Status::InProgress));
         assert_eq!((after.status, after.resolved_at, after.status_note.as_deref()), (Status::Resolved, Some(Timestamp::UNIX_EPOCH), Some("filled")));
+    }
+
+    #[test]
+    fn a_report_waits_for_its_place_and_goes_on_as_new() {
+        let now = Timestamp::UNIX_EPOCH;
+        let until = now + jiff::SignedDuration::from_hours(24);
+        let waiting = apply(&report(Status::New), Command::AwaitLocation { until }, &Actor::beneficiary(), Channel::Ivr, now).unwrap();
+        assert_eq!(waiting.to, Status::AwaitingCitizen);
+        assert_eq!(waiting.events.iter().map(|e| e.kind.name()).collect::<Vec<_>>(), ["location_requested", "status_changed"]);
+        let pin = Coordinates::new(26.43, 50.1).unwrap();
+        let placed = apply(&report(Status::AwaitingCitizen), Command::PlaceLocation { coordinates: pin }, &Actor::beneficiary(), Channel::Web, now).unwrap();
+        let after = placed.applied_to(&report(Status::AwaitingCitizen));
+        assert_eq!((after.status, after.location.coordinates), (Status::New, Some(pin)));
+        check(Status::AwaitingCitizen, Command::LocationExpired, &Actor::system(), Ok(Status::New));
+        check(Status::AwaitingCitizen, Command::LocationExpired, &Actor::beneficiary(), Err("forbidden_transition"));
+        check(Status::InProgress, Command::AwaitLocation { until }, &Actor::beneficiary(), Err("illegal_transition"));
+        check(Status::New, Command::AwaitLocation { until: now }, &Actor::beneficiary(), Err("wait_over"));
+        check(Status::New, Command::PlaceLocation { coordinates: pin }, &Actor::beneficiary(), Err("illegal_transition"));
     }
 
     #[test]

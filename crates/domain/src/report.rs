@@ -93,6 +93,9 @@ pub struct ReportDraft {
     pub account_id: Option<String>,
     pub media_urls: Vec<String>,
     pub attributes: BTreeMap<String, Vec<String>>,
+    /// The beneficiary will mark the place on a map later (a link sent by text message), so a
+    /// service that needs a location is accepted without one; the report waits for it.
+    pub location_pending: bool,
 }
 
 /// A report the domain has accepted, ready to be stored.
@@ -164,6 +167,7 @@ impl NewReport {
         if let Some(service) = service
             && service.location_required
             && location.is_empty()
+            && !draft.location_pending
             && !errors.0.iter().any(|e| matches!(e.field.as_str(), "lat" | "long" | "short_address"))
         {
             errors.add(
@@ -360,6 +364,13 @@ mod tests {
         assert_eq!(errors.0[0].code, "missing_location");
         let by_address = ReportDraft { address: Some("شارع الملك فهد، الدمام".into()), ..no_place };
         assert!(NewReport::validate(&by_address, Channel::Web, &small()).is_ok());
+    }
+
+    #[test]
+    fn a_place_to_be_marked_later_stands_in_for_the_location() {
+        let pending = ReportDraft { lat: None, lon: None, location_pending: true, ..draft() };
+        let report = NewReport::validate(&pending, Channel::Ivr, &small()).unwrap();
+        assert!(report.location.is_empty());
     }
 
     #[test]
