@@ -9,7 +9,7 @@ use balagh_domain::escalation::{self, Cause, Target};
 use balagh_domain::event::{Actor, Event, EventKind, Role};
 use balagh_domain::report::{Report, ReportId};
 use balagh_domain::sla::StatusChange;
-use balagh_store::{EscalationFilter, EscalationRecord, EscalationTarget, FollowUpCounts, OutboxMessage, ReportChange, StatusHistory, StoredEscalation};
+use balagh_store::{EscalationFilter, EscalationRecord, EscalationTarget, FollowUpCounts, OutboxMessage, ReportChange, StatusHistory, StoredEscalation, TimerKind};
 use jiff::Timestamp;
 use serde_json::json;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -144,7 +144,7 @@ impl App {
         let fired = self
             .store
             .db
-            .fire_claimed(owner, ids, |report, history: &StatusHistory| {
+            .fire_claimed(TimerKind::Escalation, owner, ids, |report, history: &StatusHistory| {
                 let history = crate::sla::from_stored(history);
                 if !escalation::escalates(report.status) {
                     return Ok::<_, AppError>(Some(ReportChange::new(report.clone(), vec![]).with_timer(None)));

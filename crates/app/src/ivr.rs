@@ -3,6 +3,7 @@
 //! provider's transcription as the description, ending a call with its timeline event, and the
 //! caller's ratings of the agent and the answer.
 
+use crate::reports::StoredWith;
 use crate::{App, AppError, Opened};
 use balagh_domain::event::{Actor, Event, EventKind};
 use balagh_domain::rating::InteractionRating;
@@ -39,7 +40,8 @@ impl App {
     /// Opens the report a caller confirmed, once per call however often the step is replayed, with
     /// the text message that carries its ticket number queued in the same transaction.
     pub async fn open_report_by_call(&self, draft: &ReportDraft, call_sid: &str) -> Result<Opened, AppError> {
-        self.open_report_with(draft, Channel::Ivr, &Actor::beneficiary(), Some(&format!("ivr:{call_sid}")), Some(crate::updates::receipt), Vec::new()).await
+        let with = StoredWith { acknowledge: Some(crate::updates::receipt()), ..StoredWith::default() };
+        self.open_report_with(draft, Channel::Ivr, &Actor::beneficiary(), Some(&format!("ivr:{call_sid}")), with).await
     }
 
     /// The provider's transcription of the caller's recording becomes the description of the report

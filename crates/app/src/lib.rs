@@ -10,6 +10,7 @@ pub mod error;
 pub mod escalation;
 pub mod ivr;
 pub mod keys;
+pub mod location;
 pub mod portal;
 pub mod reports;
 pub mod sla;
@@ -26,6 +27,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use delivery::DeliverySettings;
 pub use dispatch::{Dispatched, Dispatcher, RetryPolicy};
 pub use error::AppError;
+pub use location::PlaceWait;
 pub use escalation::{EscalationQuery, FollowUpMeasures, TimerSignal};
 pub use reports::{Opened, ReportQuery};
 pub use sla::SlaSettings;
@@ -45,6 +47,8 @@ pub struct App {
     timers: Arc<TimerSignal>,
     delivery: Arc<DeliverySettings>,
     outbox: Arc<tokio::sync::Notify>,
+    /// How long a report waits for its place to be marked from a link.
+    place_wait: jiff::SignedDuration,
 }
 
 impl App {
@@ -57,6 +61,7 @@ impl App {
             timers: Arc::new(TimerSignal::default()),
             delivery: Arc::new(DeliverySettings::default()),
             outbox: Arc::new(tokio::sync::Notify::new()),
+            place_wait: location::DEFAULT_PLACE_WAIT,
         }
     }
 

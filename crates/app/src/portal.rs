@@ -3,7 +3,7 @@
 //! digits of his phone: tracking it, following it up, rating its closure. Also the public list
 //! of open reports, which carries nothing personal.
 
-use crate::reports::FollowedUp;
+use crate::reports::{FollowedUp, StoredWith};
 use crate::{App, AppError, Opened};
 use balagh_domain::TicketNumber;
 use balagh_domain::error::FieldError;
@@ -57,7 +57,8 @@ impl App {
         draft.media_urls.extend(media.iter().map(NewMedia::reference));
         draft.media_urls.dedup();
         let key = format!("portal:{idempotency}");
-        self.open_report_with(&draft, Channel::Web, &Actor::beneficiary(), Some(&key), Some(crate::updates::receipt), media).await
+        let with = StoredWith { acknowledge: Some(crate::updates::receipt()), media, ..StoredWith::default() };
+        self.open_report_with(&draft, Channel::Web, &Actor::beneficiary(), Some(&key), with).await
     }
 
     /// The report `ticket`, for the beneficiary who knows the last four digits of its phone.

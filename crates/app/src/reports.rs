@@ -10,7 +10,7 @@ use balagh_domain::report::{Description, NewReport, Report, ReportDraft, ReportI
 use balagh_domain::sla::StatusChange;
 use balagh_domain::vocabulary::{Channel, Status};
 use balagh_domain::{PhoneNumber, TicketNumber};
-use balagh_store::{IdempotencyKey, IntakeOutcome, IntakeRecord, NewMedia, OutboxMessage, Rating, RatingRecord, ReportChange, ReportFilter, StoredEvent};
+use balagh_store::{Acknowledgement, IdempotencyKey, IntakeOutcome, IntakeRecord, NewLocationRequest, NewMedia, OutboxMessage, Rating, RatingRecord, ReportChange, ReportFilter, StoredEvent};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
@@ -44,29 +44,39 @@ fn idempotency_key(actor: &Actor, key: Option<&str>, report: &NewReport) -> Resu
     Ok(Some(IdempotencyKey { key: format!("{scope}:{key}"), fingerprint }))
 }
 
+/// What a new report is stored with, in its own transaction.
+#[derive(Debug, Default)]
+pub(crate) struct StoredWith {
+    /// Builds the messages that acknowledge it from the stored report.
+    pub acknowledge: Option<Acknowledgement>,
+    /// Its photos.
+    pub media: Vec<NewMedia>,
+    /// It waits for its place, marked from a link, until then.
+    pub location_request: Option<NewLocationRequest>,
+}
+
 impl App {
     /// Opens a report (or complaint, inquiry, suggestion) from any channel. Returns once the report is
     /// durably committed; a retry with the same idempotency key returns the original report.
     pub async fn open_report(&self, draft: &ReportDraft, channel: Channel, actor: &Actor, idempotency: Option<&str>) -> Result<Opened, AppError> {
-        self.open_report_with(draft, channel, actor, idempotency, None, Vec::new()).await
+        self.open_report_with(draft, channel, actor, idempotency, StoredWith::default()).await
     }
 
-    /// `open_report`, storing `media` and queueing the messages `acknowledge` builds from the stored
-    /// report in the same transaction, so a report is never stored without its photos or its
-    /// acknowledgement (nor sent one twice).
+    /// `open_report`, storing what `with` holds in the same transaction (photos, the messages that
+    /// acknowledge the report, the wait for its place), so a report is never stored without them
+    /// (nor acknowledged twice).
     pub(crate) async fn open_report_with(
         &self,
         draft: &ReportDraft,
         channel: Channel,
         actor: &Actor,
         idempotency: Option<&str>,
-        acknowledge: Option<fn(&Report) -> Vec<OutboxMessage>>,
-        media: Vec<NewMedia>,
+        with: StoredWith,
     ) -> Result<Opened, AppError> {
         let report = NewReport::validate(draft, channel, self.catalogue())?;
         let idempotency = idempotency_key(actor, idempotency, &report)?;
         let now = self.now();
-        let event = Event {
+        let created = Event {
             at: now,
             actor: actor.clone(),
             channel,
@@ -74,16 +84,35 @@ impl App {
             kind: EventKind::Created { kind: report.kind, service_code: report.service_code.clone(), priority: report.priority },
             note: None,
         };
-        let (kind, channel_name) = (report.kind.as_str(), channel.as_str());
         let expected_at = Some(self.sla().expected_resolution(&report.department, &report.service_code, report.priority, now));
-        let next_due = self.first_escalation_due(&report, now);
-        let record = IntakeRecord { report, created_at: now, expected_at, next_due, event, idempotency, messages: acknowledge, media };
+        let mut events = vec![created];
+        let mut provisional = report.clone().into_report(ReportId(0), now, expected_at);
+        if let Some(wait) = &with.location_request {
+            let transition = lifecycle::apply(&provisional, Command::AwaitLocation { until: wait.expires_at }, actor, channel, now)?;
+            provisional = transition.applied_to(&provisional);
+            events.extend(transition.events);
+        }
+        let history = crate::sla::status_history(&events);
+        let next_due = self.settle(ReportChange::new(provisional, vec![]), &history, now).next_due;
+        let (kind, channel_name) = (report.kind.as_str(), channel.as_str());
+        let acknowledged = with.acknowledge.is_some();
+        let record = IntakeRecord {
+            report,
+            created_at: now,
+            expected_at,
+            next_due,
+            events,
+            idempotency,
+            messages: with.acknowledge,
+            media: with.media,
+            location_request: with.location_request,
+        };
         match self.store.intake.submit(record).await? {
             IntakeOutcome::Created(report) => {
                 if let Some(due) = next_due {
                     self.timer_signal().timer_set(due);
                 }
-                if acknowledge.is_some() {
+                if acknowledged {
                     self.outbox_signal().notify_waiters();
                 }
                 metrics::counter!("balagh_reports_created_total", "channel" => channel_name, "kind" => kind).increment(1);
@@ -124,12 +153,29 @@ impl App {
         {
             return Err(FieldError::new("department", "unknown_department", format!("department '{department}' is not in the catalogue")).into());
         }
+        // A report waiting for its place is not resumed by hand; assigning it ends the wait.
+        let place_wait = match command {
+            Command::Resume | Command::Assign { .. } => self.open_place_wait(ticket.report_id()).await?,
+            _ => None,
+        };
         let now = self.now();
         let report = self
             .change(ticket, now, |report, _| {
+                let waits_for_place = report.status == Status::AwaitingCitizen && place_wait.is_some();
+                if waits_for_place && command == Command::Resume {
+                    let until = place_wait.as_ref().map(|wait| wait.expires_at.to_string()).unwrap_or_default();
+                    return Err(AppError::Conflict {
+                        code: "awaiting_place",
+                        message: format!("report {ticket} waits for its place to be marked from a link until {until}; assign it to go on without"),
+                    });
+                }
                 let transition = lifecycle::apply(report, command.clone(), actor, channel, now)?;
                 let next = transition.applied_to(report);
-                Ok(ReportChange::new(next, transition.events))
+                let mut change = ReportChange::new(next, transition.events);
+                if waits_for_place {
+                    change.location_answered = Some((balagh_store::LocationOutcome::Superseded, now));
+                }
+                Ok(change)
             })
             .await?;
         metrics::counter!("balagh_transitions_total", "to" => report.status.as_str()).increment(1);
@@ -373,12 +419,6 @@ impl App {
         events.append(&mut change.events);
         change.events = events;
         Ok(change)
-    }
-
-    /// When a new report's first escalation step is due.
-    fn first_escalation_due(&self, report: &NewReport, now: Timestamp) -> Option<Timestamp> {
-        let provisional = report.clone().into_report(ReportId(0), now, None);
-        self.settle(ReportChange::new(provisional, vec![]), &[], now).next_due
     }
 
     /// Whether a follow-up on `report` escalates it: past due, or idle for the configured time.

@@ -9,7 +9,9 @@
 use balagh_domain::event::{Event, EventKind, Role};
 use balagh_domain::report::{Assignment, Report};
 use balagh_domain::vocabulary::{Channel, Status};
-use balagh_store::OutboxMessage;
+use balagh_store::{Acknowledgement, OutboxMessage};
+use jiff::Timestamp;
+use std::sync::Arc;
 
 /// How a beneficiary is reached, as an outbox recipient: `sms:+9665…`, `whatsapp:+9665…`,
 /// `call:+9665…` or `email:…`; `None` when the report holds no way to reach him.
@@ -30,26 +32,29 @@ pub fn beneficiary_recipient(report: &Report) -> Option<String> {
 
 /// The message that tells a beneficiary his report was received, with its ticket number: on the
 /// channel he prefers, but as a text where that is a call (he has just heard or seen the ticket).
-pub fn receipt(report: &Report) -> Vec<OutboxMessage> {
-    let Some(recipient) = beneficiary_recipient(report) else { return Vec::new() };
+pub fn receipt() -> Acknowledgement {
+    Acknowledgement(Arc::new(|report: &Report| beneficiary_text(report, "received", serde_json::Map::new(), report.created_at).into_iter().collect()))
+}
+
+/// A message of `topic` about `report` to its beneficiary, at `at`: on the channel he prefers, but
+/// as a text where that is a call. `extra` adds to the payload every such message carries.
+pub(crate) fn beneficiary_text(report: &Report, topic: &'static str, extra: serde_json::Map<String, serde_json::Value>, at: Timestamp) -> Option<OutboxMessage> {
+    let recipient = beneficiary_recipient(report)?;
     let recipient = match recipient.strip_prefix("call:") {
         Some(phone) => format!("sms:{phone}"),
         None => recipient,
     };
-    vec![OutboxMessage {
-        dedupe_key: format!("received:{}", report.id.0),
-        topic: "received",
-        recipient,
-        payload: serde_json::json!({
-            "ticket": report.ticket().to_string(),
-            "service_code": report.service_code,
-            "status": report.status.as_str(),
-            "language": report.contact.language.as_str(),
-            "expected_at": report.expected_at.map(|at| at.to_string()),
-        }),
-        created_at: report.created_at,
-        available_at: None,
-    }]
+    let mut payload = serde_json::json!({
+        "ticket": report.ticket().to_string(),
+        "service_code": report.service_code,
+        "status": report.status.as_str(),
+        "language": report.contact.language.as_str(),
+        "expected_at": report.expected_at.map(|at| at.to_string()),
+    });
+    if let Some(fields) = payload.as_object_mut() {
+        fields.extend(extra);
+    }
+    Some(OutboxMessage { dedupe_key: format!("{topic}:{}", report.id.0), topic, recipient, payload, created_at: at, available_at: None })
 }
 
 /// Statuses worth an automated call; other updates to a caller go by text.

@@ -1,10 +1,12 @@
-//! The escalation worker: claims due timers in batches with a lease and fires them. `run_once(now)`
+//! The escalation worker: claims due timers in batches with a lease and fires them (the next
+//! step of a report's escalation chain, or the end of a report's wait for its place). `run_once(now)`
 //! drains everything due at `now` (tests drive it with a fixed clock and never sleep); `run` loops
 //! forever, sleeping until the next due instant or until a change sets an earlier one, so an idle
 //! worker does no scanning at all.
 
 use crate::{App, AppError};
 use balagh_domain::report::ReportId;
+use balagh_store::TimerKind;
 use jiff::{SignedDuration, Timestamp};
 use std::time::Duration;
 
@@ -47,9 +49,13 @@ impl EscalationWorker {
         &self.owner
     }
 
-    /// Claims up to one batch of timers due at `now`.
+    /// Claims up to one batch of escalation timers due at `now`.
     pub async fn claim(&self, now: Timestamp) -> Result<Vec<ReportId>, AppError> {
-        Ok(self.app.store.db.claim_due_timers(&self.owner, now, LEASE, BATCH).await?)
+        self.claim_kind(TimerKind::Escalation, now).await
+    }
+
+    async fn claim_kind(&self, kind: TimerKind, now: Timestamp) -> Result<Vec<ReportId>, AppError> {
+        Ok(self.app.store.db.claim_due_timers(kind, &self.owner, now, LEASE, BATCH).await?)
     }
 
     /// Fires everything due at `now`, batch by batch, including steps that come due as a result
@@ -58,11 +64,19 @@ impl EscalationWorker {
         let mut total = 0;
         loop {
             let claimed = self.claim(now).await?;
-            if claimed.is_empty() {
+            if !claimed.is_empty() {
+                tracing::debug!(claimed = claimed.len(), owner = %self.owner, "claimed due escalation timers");
+                total += self.app.fire_claimed(&self.owner, &claimed, now).await?;
+            }
+            // A wait that ends sets the report's escalation timer, which the next round fires if due.
+            let waits = self.claim_kind(TimerKind::Location, now).await?;
+            if !waits.is_empty() {
+                tracing::debug!(claimed = waits.len(), owner = %self.owner, "claimed ended waits for a place");
+                total += self.app.end_location_waits(&self.owner, &waits, now).await?;
+            }
+            if claimed.is_empty() && waits.is_empty() {
                 break;
             }
-            tracing::debug!(claimed = claimed.len(), owner = %self.owner, "claimed due timers");
-            total += self.app.fire_claimed(&self.owner, &claimed, now).await?;
         }
         Ok(if total == 0 { Outcome::Idle } else { Outcome::Worked(total) })
     }

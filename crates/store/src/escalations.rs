@@ -17,8 +17,24 @@ use jiff::{SignedDuration, Timestamp};
 use sea_query::{Cond, Expr, ExprTrait, Func, LockType, OnConflict, Order, Query};
 use std::collections::HashMap;
 
-/// The kind of timer a report's escalation chain uses.
-const ESCALATION: &str = "escalation";
+/// What a row of `timers` is for (a report has at most one of each kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKind {
+    /// The next step of the report's escalation chain.
+    Escalation,
+    /// The end of the report's wait for its place.
+    Location,
+}
+
+impl TimerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::Escalation => "escalation",
+            TimerKind::Location => "location",
+        }
+    }
+}
+
 
 /// Rows per multi-row INSERT.
 const ROWS_PER_INSERT: usize = 500;
@@ -143,9 +159,9 @@ struct StatusRow {
 pub type StatusHistory = Vec<(Timestamp, Status)>;
 
 impl Db {
-    /// Claims up to `limit` due, unleased escalation timers for `owner` until `now + lease`.
-    pub async fn claim_due_timers(&self, owner: &str, now: Timestamp, lease: SignedDuration, limit: u64) -> Result<Vec<ReportId>, StoreError> {
-        let eligible = Cond::all().add(Expr::col("kind").eq(ESCALATION)).add(Expr::col("due_at").lte(micros(now)));
+    /// Claims up to `limit` due, unleased timers of `kind` for `owner` until `now + lease`.
+    pub async fn claim_due_timers(&self, kind: TimerKind, owner: &str, now: Timestamp, lease: SignedDuration, limit: u64) -> Result<Vec<ReportId>, StoreError> {
+        let eligible = Cond::all().add(Expr::col("kind").eq(kind.as_str())).add(Expr::col("due_at").lte(micros(now)));
         let claim = Claim { table: "timers", key: "report_id", eligible, order_by: "due_at", also_set: vec![] }
             .statement(owner, now, lease, limit)
             .returning_col("report_id")
@@ -172,22 +188,23 @@ impl Db {
         [due, lease].into_iter().flatten().min().map(from_micros).transpose()
     }
 
-    /// The due instant of a report's next escalation step, if any.
-    pub async fn timer_due(&self, id: ReportId) -> Result<Option<Timestamp>, StoreError> {
+    /// The due instant of a report's timer of `kind`, if it has one.
+    pub async fn timer_due(&self, kind: TimerKind, id: ReportId) -> Result<Option<Timestamp>, StoreError> {
         let query = Query::select()
             .expr_as(Expr::col("due_at"), "at")
             .from("timers")
             .and_where(Expr::col("report_id").eq(id.0))
-            .and_where(Expr::col("kind").eq(ESCALATION))
+            .and_where(Expr::col("kind").eq(kind.as_str()))
             .to_owned();
         self.fetch_optional::<MinRow, _>(&query).await?.and_then(|row| row.at).map(from_micros).transpose()
     }
 
-    /// Fires claimed timers in one transaction: locks the reports whose timers `owner` still holds,
-    /// lets `decide` turn each (with its status history) into a change, and writes every change.
-    /// Returns how many reports changed.
+    /// Fires claimed timers of `kind` in one transaction: locks the reports whose timers `owner`
+    /// still holds, lets `decide` turn each (with its status history) into a change, and writes
+    /// every change. Returns how many reports changed.
     pub async fn fire_claimed<E>(
         &self,
+        kind: TimerKind,
         owner: &str,
         ids: &[ReportId],
         mut decide: impl FnMut(&Report, &StatusHistory) -> Result<Option<ReportChange>, E>,
@@ -199,7 +216,7 @@ impl Db {
         let held = Query::select()
             .column("report_id")
             .from("timers")
-            .and_where(Expr::col("kind").eq(ESCALATION))
+            .and_where(Expr::col("kind").eq(kind.as_str()))
             .and_where(Expr::col("lease_owner").eq(owner.to_owned()))
             .and_where(Expr::col("report_id").is_in(ids.iter().map(|id| id.0)))
             .to_owned();
@@ -413,12 +430,17 @@ pub(crate) async fn write_effects(tx: &mut Tx<'_>, changes: &[&ReportChange]) ->
     }
     let messages: Vec<_> = changes.iter().flat_map(|c| c.outbox.iter().map(move |m| (c.report.id, m))).collect();
     crate::outbox::insert_messages(tx, &messages).await?;
+    for change in changes {
+        if let Some((outcome, at)) = change.location_answered {
+            crate::locations::answer_location_request(tx, change.report.id, outcome, at).await?;
+        }
+    }
     let timers: Vec<(ReportId, Option<Timestamp>)> = changes.iter().filter(|c| c.timer_changed).map(|c| (c.report.id, c.next_due)).collect();
-    write_timers(tx, &timers).await
+    write_timers(tx, TimerKind::Escalation, &timers).await
 }
 
-/// Sets (or, for `None`, removes) reports' escalation timers, clearing any lease.
-pub(crate) async fn write_timers(tx: &mut Tx<'_>, timers: &[(ReportId, Option<Timestamp>)]) -> Result<(), StoreError> {
+/// Sets (or, for `None`, removes) reports' timers of `kind`, clearing any lease.
+pub(crate) async fn write_timers(tx: &mut Tx<'_>, kind: TimerKind, timers: &[(ReportId, Option<Timestamp>)]) -> Result<(), StoreError> {
     let bad = |e: sea_query::error::Error| StoreError::Corrupt(e.to_string());
     let set: Vec<_> = timers.iter().filter_map(|(id, due)| due.map(|due| (*id, due))).collect();
     for chunk in set.chunks(ROWS_PER_INSERT) {
@@ -428,7 +450,7 @@ pub(crate) async fn write_timers(tx: &mut Tx<'_>, timers: &[(ReportId, Option<Ti
             .columns(["report_id", "kind", "due_at", "lease_owner", "lease_until"])
             .on_conflict(OnConflict::columns(["report_id", "kind"]).update_columns(["due_at", "lease_owner", "lease_until"]).to_owned());
         for (id, due) in chunk {
-            upsert.values([Expr::val(id.0), Expr::val(ESCALATION), Expr::val(micros(*due)), Expr::val(None::<String>), Expr::val(None::<i64>)]).map_err(bad)?;
+            upsert.values([Expr::val(id.0), Expr::val(kind.as_str()), Expr::val(micros(*due)), Expr::val(None::<String>), Expr::val(None::<i64>)]).map_err(bad)?;
         }
         tx.execute(&upsert).await?;
     }
@@ -436,7 +458,7 @@ pub(crate) async fn write_timers(tx: &mut Tx<'_>, timers: &[(ReportId, Option<Ti
     for chunk in cleared.chunks(ROWS_PER_INSERT) {
         let delete = Query::delete()
             .from_table("timers")
-            .and_where(Expr::col("kind").eq(ESCALATION))
+            .and_where(Expr::col("kind").eq(kind.as_str()))
             .and_where(Expr::col("report_id").is_in(chunk.iter().copied()))
             .to_owned();
         tx.execute(&delete).await?;

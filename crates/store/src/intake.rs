@@ -7,10 +7,12 @@
 
 use crate::StoreError;
 use crate::db::{Db, Tx, WriterConnection};
+use crate::escalations::TimerKind;
+use crate::locations::NewLocationRequest;
 use crate::media::NewMedia;
 use crate::outbox::OutboxMessage;
 use crate::rows::{EVENT_COLUMNS, REPORT_COLUMNS, event_values, micros, report_values};
-use balagh_domain::event::Event;
+use balagh_domain::event::{Event, EventKind};
 use balagh_domain::report::{NewReport, Report, ReportId};
 use balagh_domain::vocabulary::Status;
 use jiff::Timestamp;
@@ -27,14 +29,35 @@ pub struct IntakeRecord {
     pub expected_at: Option<Timestamp>,
     /// When the report's first escalation step is due, if its chain has one to schedule.
     pub next_due: Option<Timestamp>,
-    /// The report's first timeline event.
-    pub event: Event,
+    /// The report's first timeline events, beginning with its creation; a status change among them
+    /// gives the status it is stored in.
+    pub events: Vec<Event>,
     pub idempotency: Option<IdempotencyKey>,
     /// Messages to queue with the report, in the same transaction (its acknowledgement), built
     /// from the stored report once it has its id and ticket.
-    pub messages: Option<fn(&Report) -> Vec<OutboxMessage>>,
+    pub messages: Option<Acknowledgement>,
     /// The photos the report names (`media:photo:SHA256`), stored with it.
     pub media: Vec<NewMedia>,
+    /// The report waits for its place until then (its `location` timer is set with it).
+    pub location_request: Option<NewLocationRequest>,
+}
+
+/// Builds a new report's acknowledgement messages from the stored report.
+#[derive(Clone)]
+pub struct Acknowledgement(pub Arc<dyn Fn(&Report) -> Vec<OutboxMessage> + Send + Sync>);
+
+impl std::fmt::Debug for Acknowledgement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Acknowledgement(..)")
+    }
+}
+
+/// The status a new report is in after its first events.
+fn status_after(events: &[Event]) -> Status {
+    events.iter().fold(Status::New, |status, event| match event.kind {
+        EventKind::StatusChanged { to, .. } => to,
+        _ => status,
+    })
 }
 
 /// A client's `Idempotency-Key`, scoped by the caller, and a fingerprint of the request body: a retry
@@ -255,7 +278,8 @@ async fn store_batch(
             outcomes.push(earlier_outcome(KeyRow { key: key.key.clone(), report_id: *existing, fingerprint: fingerprint.clone() }, key));
             continue;
         }
-        let report = record.report.clone().into_report(ReportId(id), record.created_at, record.expected_at);
+        let mut report = record.report.clone().into_report(ReportId(id), record.created_at, record.expected_at);
+        report.status = status_after(&record.events);
         if let Some(key) = &record.idempotency {
             known.insert(key.key.clone(), (id, key.fingerprint.clone()));
         }
@@ -297,7 +321,13 @@ async fn insert_reports(tx: &mut Tx<'_>, reports: &[(Report, &IntakeRecord)]) ->
         let mut any_key = false;
         for (report, record) in chunk {
             insert.values(report_values(report, 0)).map_err(bad)?;
-            events.values(event_values(report.id, Status::New, &record.event)).map_err(bad)?;
+            let mut status = Status::New;
+            for event in &record.events {
+                events.values(event_values(report.id, status, event)).map_err(bad)?;
+                if let EventKind::StatusChanged { to, .. } = event.kind {
+                    status = to;
+                }
+            }
             if let Some(key) = &record.idempotency {
                 keys.values([Expr::val(key.key.clone()), Expr::val(report.id.0), Expr::val(key.fingerprint.clone()), Expr::val(micros(record.created_at))])
                     .map_err(bad)?;
@@ -312,8 +342,8 @@ async fn insert_reports(tx: &mut Tx<'_>, reports: &[(Report, &IntakeRecord)]) ->
     }
     let messages: Vec<(ReportId, OutboxMessage)> = reports
         .iter()
-        .filter_map(|(report, record)| record.messages.map(|build| (report, build)))
-        .flat_map(|(report, build)| build(report).into_iter().map(|m| (report.id, m)))
+        .filter_map(|(report, record)| record.messages.as_ref().map(|build| (report, build)))
+        .flat_map(|(report, build)| (build.0)(report).into_iter().map(|m| (report.id, m)))
         .collect();
     if !messages.is_empty() {
         let rows: Vec<(ReportId, &OutboxMessage)> = messages.iter().map(|(id, message)| (*id, message)).collect();
@@ -323,8 +353,13 @@ async fn insert_reports(tx: &mut Tx<'_>, reports: &[(Report, &IntakeRecord)]) ->
         let rows: Vec<(ReportId, &NewMedia)> = record.media.iter().map(|media| (report.id, media)).collect();
         crate::media::insert_media(tx, &rows, record.created_at).await?;
     }
+    let waits: Vec<(ReportId, &NewLocationRequest, Timestamp)> =
+        reports.iter().filter_map(|(report, record)| record.location_request.as_ref().map(|wait| (report.id, wait, report.created_at))).collect();
+    crate::locations::insert_location_requests(tx, &waits).await?;
+    let wait_timers: Vec<_> = waits.iter().map(|(report, wait, _)| (*report, Some(wait.expires_at))).collect();
+    crate::escalations::write_timers(tx, TimerKind::Location, &wait_timers).await?;
     let timers: Vec<_> = reports.iter().filter(|(_, record)| record.next_due.is_some()).map(|(report, record)| (report.id, record.next_due)).collect();
-    crate::escalations::write_timers(tx, &timers).await
+    crate::escalations::write_timers(tx, TimerKind::Escalation, &timers).await
 }
 
 /// A report with its full history already decided, for `balagh demo`: stored as is.
@@ -369,7 +404,7 @@ impl Db {
             crate::ratings::insert_ratings(&mut tx, seed.report.id, &seed.ratings).await?;
         }
         let timers: Vec<_> = seeds.iter().filter(|s| s.next_due.is_some()).map(|s| (s.report.id, s.next_due)).collect();
-        crate::escalations::write_timers(&mut tx, &timers).await?;
+        crate::escalations::write_timers(&mut tx, TimerKind::Escalation, &timers).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -183,12 +183,14 @@ pub struct ReportChange {
     /// Whether to rewrite the report's escalation timer to `next_due` (`None` removes it).
     pub timer_changed: bool,
     pub next_due: Option<Timestamp>,
+    /// The change ends the report's wait for its place (with its timer), this way, at this time.
+    pub location_answered: Option<(crate::locations::LocationOutcome, Timestamp)>,
 }
 
 impl ReportChange {
     /// A change with events and nothing else; the timer is left as it is.
     pub fn new(report: Report, events: Vec<Event>) -> ReportChange {
-        ReportChange { report, events, ratings: vec![], escalations: vec![], outbox: vec![], timer_changed: false, next_due: None }
+        ReportChange { report, events, ratings: vec![], escalations: vec![], outbox: vec![], timer_changed: false, next_due: None, location_answered: None }
     }
 
     /// The same change, setting the report's next escalation timer.

@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "notification delivery: claims, segments, receipts, template overrides", statements: notifications },
     Migration { version: 4, name: "ivr calls", statements: ivr_calls },
     Migration { version: 5, name: "report media", statements: media },
+    Migration { version: 6, name: "reports waiting for their place", statements: location_requests },
 ];
 
 fn id_column(name: &'static str) -> ColumnDef {
@@ -332,6 +333,23 @@ fn media() -> Vec<Statement> {
         .primary_key(Index::create().col("report_id").col("sha256"))
         .to_owned();
     vec![Statement::Table(media)]
+}
+
+fn location_requests() -> Vec<Statement> {
+    // A report opened by phone whose place the caller marks on a map from a text message's link:
+    // the SHA-256 of the link's token, and when the wait ends (its `location` timer fires then).
+    let requests = Table::create()
+        .table("location_requests")
+        .if_not_exists()
+        .col(ColumnDef::new("report_id").big_integer().not_null().primary_key())
+        .col(text("token_sha256"))
+        .col(int("requested_at"))
+        .col(int("expires_at"))
+        .col(int_null("answered_at"))
+        .col(text_null("outcome"))
+        .to_owned();
+    let by_token = Index::create().name("location_requests_token").table("location_requests").col("token_sha256").unique().if_not_exists().to_owned();
+    vec![Statement::Table(requests), Statement::Index(by_token)]
 }
 
 fn migrations_table() -> TableCreateStatement {
