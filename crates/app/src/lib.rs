@@ -21,7 +21,8 @@ pub mod worker;
 pub use balagh_store::IvrCall;
 pub use balagh_store::outbox::Outcome as OutboxOutcome;
 pub use balagh_store::{
-    BoundingBox, Cursor, EscalationFilter, OutboxFilter, OutboxState, ReportFilter, StoreError, StoredEscalation, StoredEvent, StoredOutbox, StoredTemplate,
+    BoundingBox, Cursor, EscalationFilter, LocationOutcome, OutboxFilter, OutboxState, ReportFilter, StoreError, StoredEscalation, StoredEvent, StoredOutbox,
+    StoredTemplate, TimerKind,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use delivery::DeliverySettings;

@@ -12,6 +12,8 @@ use balagh_store::StoredTemplate;
 /// The topics a template may be written for.
 pub const TOPICS: &[&str] = &[
     "received",
+    "place_requested",
+    "place_expired",
     "status_changed",
     "public_comment",
     "closure_survey",

@@ -440,7 +440,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("cannot install the metrics recorder")?;
     // Notification settings are checked before anything is opened, so a mistake stops the start.
     let notification_providers = providers::Providers::from_settings(&settings)?;
-    let app = open_app(&settings).await?.with_delivery(notification_providers.delivery.clone());
+    let app = open_app(&settings).await?.with_delivery(notification_providers.delivery.clone()).with_place_wait(settings.place_wait()?);
     let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     let bound = listener.local_addr().context("cannot read the bound address")?;
     // With port 0 the OS picks the port: advertise the one actually bound.

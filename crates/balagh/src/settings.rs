@@ -84,6 +84,9 @@ pub struct Settings {
     pub ivr_markup: String,
     /// How many times an IVR prompt is asked before the caller is put through to an agent.
     pub ivr_max_attempts: u8,
+    /// How many hours a report opened by phone waits for the caller to mark its place on a map
+    /// from the link in a text message, before it goes on without it.
+    pub ivr_place_wait_hours: u16,
     /// The portal's map tiles (`{z}/{x}/{y}`), loaded by visitors' browsers.
     pub portal_tile_url: String,
     /// The attribution the tile provider asks for (HTML).
@@ -156,6 +159,7 @@ impl Default for Settings {
             voice_voice_en: None,
             ivr_markup: "twiml".into(),
             ivr_max_attempts: 3,
+            ivr_place_wait_hours: 24,
             portal_tile_url: balagh_web::portal::PortalConfig::default().tile_url,
             portal_tile_attribution: balagh_web::portal::PortalConfig::default().tile_attribution,
             trust_forwarded_for: false,
@@ -203,6 +207,7 @@ const KEYS: &[&str] = &[
     "voice_voice_en",
     "ivr_markup",
     "ivr_max_attempts",
+    "ivr_place_wait_hours",
     "portal_tile_url",
     "portal_tile_attribution",
     "trust_forwarded_for",
@@ -430,6 +435,7 @@ impl Settings {
         if !(1..=9).contains(&self.ivr_max_attempts) {
             bail!("invalid {} {}: ask 1 to 9 times", setting_name("ivr_max_attempts"), self.ivr_max_attempts);
         }
+        self.place_wait()?;
         let recordings = twilio.as_ref().map(|t| t.base_url.clone()).unwrap_or_else(|| "https://api.twilio.com".into());
         let ivr = IvrSettings {
             markup,
@@ -444,6 +450,14 @@ impl Settings {
         let voice = VoiceConfig { auth_token: twilio.as_ref().map(|twilio| twilio.auth_token.clone()), ivr: std::sync::Arc::new(ivr) };
         let delivery = DeliverySettings { public_base_url, quiet_hours, call_retries, staff_directory, staff_language: staff_language.to_owned() };
         Ok(Notifications { twilio, whatsapp, email, webhooks, delivery, voice, dispatchers: self.dispatchers })
+    }
+
+    /// How long a report opened by phone waits for its place: 1 hour to 7 days.
+    pub fn place_wait(&self) -> anyhow::Result<jiff::SignedDuration> {
+        if !(1..=168).contains(&self.ivr_place_wait_hours) {
+            bail!("invalid {} {}: wait 1 to 168 hours", setting_name("ivr_place_wait_hours"), self.ivr_place_wait_hours);
+        }
+        Ok(jiff::SignedDuration::from_hours(i64::from(self.ivr_place_wait_hours)))
     }
 
     /// The citizen portal's settings.
@@ -755,6 +769,7 @@ impl fmt::Debug for Settings {
             .field("voice_voice_en", &self.voice_voice_en)
             .field("ivr_markup", &self.ivr_markup)
             .field("ivr_max_attempts", &self.ivr_max_attempts)
+            .field("ivr_place_wait_hours", &self.ivr_place_wait_hours)
             .field("portal_tile_url", &self.portal_tile_url)
             .field("portal_tile_attribution", &self.portal_tile_attribution)
             .field("trust_forwarded_for", &self.trust_forwarded_for)

@@ -25,7 +25,8 @@ const WANTED_NOTE_CHARS: usize = 30;
 const MIN_NOTE_CHARS: usize = 15;
 
 /// The topics with texts of their own; any other topic gets a generic update.
-pub const TOPICS: &[&str] = &["received", "status_changed", "public_comment", "closure_survey", "escalation", "follow_up", "call_fallback", "webhook"];
+pub const TOPICS: &[&str] =
+    &["received", "place_requested", "place_expired", "status_changed", "public_comment", "closure_survey", "escalation", "follow_up", "call_fallback", "webhook"];
 
 /// The media a notification can be rendered for.
 pub const MEDIA: &[&str] = &["sms", "call", "email", "whatsapp", "webhook", "staff"];
@@ -33,8 +34,9 @@ pub const MEDIA: &[&str] = &["sms", "call", "email", "whatsapp", "webhook", "sta
 /// What to render: a topic's payload for one medium and language.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
-    /// `received`, `status_changed`, `public_comment`, `closure_survey`, `escalation`, `follow_up`,
-    /// `call_fallback`, `webhook`; anything else gets a generic update.
+    /// `received`, `place_requested`, `place_expired`, `status_changed`, `public_comment`,
+    /// `closure_survey`, `escalation`, `follow_up`, `call_fallback`, `webhook`; anything else gets
+    /// a generic update.
     pub topic: &'a str,
     /// `sms`, `call`, `email`, `whatsapp`, `webhook` or `staff`.
     pub medium: &'a str,
@@ -187,6 +189,9 @@ struct Facts {
     step: Option<i64>,
     reason: Option<String>,
     n_follow_ups: Option<i64>,
+    /// The link where the beneficiary marks the place of his report, and until when it works.
+    place_url: Option<String>,
+    place_until: Option<Timestamp>,
 }
 
 impl Facts {
@@ -216,6 +221,8 @@ impl Facts {
             step: number_field(payload, "step"),
             reason: string_field(payload, "reason"),
             n_follow_ups: number_field(payload, "n_follow_ups"),
+            place_url: string_field(payload, "place_url"),
+            place_until: string_field(payload, "place_until").and_then(|at| at.parse().ok()),
         }
     }
 
@@ -311,6 +318,8 @@ impl Parts {
     fn for_topic(facts: &Facts) -> Parts {
         match facts.topic.as_str() {
             "received" => Parts::received(facts),
+            "place_requested" => Parts::place_requested(facts),
+            "place_expired" => Parts::place_expired(facts),
             "status_changed" => Parts::status_changed(facts, "status-changed-subject", "status-changed-line"),
             "call_fallback" => Parts::status_changed(facts, "call-fallback-subject", "call-fallback-line"),
             "public_comment" => Parts::public_comment(facts),
@@ -378,6 +387,46 @@ impl Parts {
         let line = facts.text("received-line", &[("ref", facts.reference().into())]);
         let speech = facts.text("call-received", &[("digits", digits_spoken(&facts.ticket, facts.language).into())]);
         let whatsapp = ("balagh_report_received".to_owned(), vec![facts.ticket.clone()]);
+        Parts::beneficiary(facts, subject, line, "note-line", speech, whatsapp)
+    }
+
+    /// The receipt of a report opened by phone without its place: the link to mark it on a map.
+    fn place_requested(facts: &Facts) -> Parts {
+        let subject = facts.text("place-requested-subject", &[("ticket", facts.ticket.as_str().into())]);
+        let line = facts.text("place-requested-line", &[("ref", facts.reference().into())]);
+        let speech = facts.text("call-place-requested", &[("digits", digits_spoken(&facts.ticket, facts.language).into())]);
+        let url = facts.place_url.clone();
+        let whatsapp = ("balagh_place_requested".to_owned(), vec![facts.ticket.clone(), url.clone().unwrap_or_else(|| "-".to_owned())]);
+        let mut parts = Parts::beneficiary(facts, subject, line, "note-line", speech, whatsapp);
+        // The SLA waits with the report: no completion date yet.
+        parts.details.clear();
+        match url {
+            Some(url) => {
+                parts.link = Some(("place-link", url));
+                if let Some(until) = facts.place_until {
+                    let time = localize_time(until, facts.language);
+                    let until_on = |date: String| facts.text("place-until", &[("date", date.into()), ("time", time.as_str().into())]);
+                    parts.details.push(Detail {
+                        full: until_on(date_line(until, facts.language)),
+                        short: Some(until_on(gregorian_date(until, facts.language))),
+                        optional: true,
+                    });
+                }
+            }
+            None => {
+                parts.link = None;
+                parts.details.push(Detail::required(facts.text("place-no-link", &[])));
+            }
+        }
+        parts
+    }
+
+    /// No place came in time: the report goes on with the caller's description.
+    fn place_expired(facts: &Facts) -> Parts {
+        let subject = facts.text("place-expired-subject", &[("ticket", facts.ticket.as_str().into())]);
+        let line = facts.text("place-expired-line", &[("ref", facts.reference().into())]);
+        let speech = facts.text("call-place-expired", &[("digits", digits_spoken(&facts.ticket, facts.language).into())]);
+        let whatsapp = ("balagh_place_expired".to_owned(), vec![facts.ticket.clone()]);
         Parts::beneficiary(facts, subject, line, "note-line", speech, whatsapp)
     }
 

@@ -105,6 +105,9 @@ enum Stage {
         index: usize,
         page: usize,
     },
+    /// How the caller gives the place: by city and district menus, or on a map from a text
+    /// message's link.
+    Place,
     City {
         page: usize,
     },
@@ -136,6 +139,7 @@ impl Stage {
             Stage::Group { .. } => "group",
             Stage::Service { .. } => "service",
             Stage::Attribute { .. } => "details",
+            Stage::Place => "place",
             Stage::City { .. } => "city",
             Stage::District { .. } => "district",
             Stage::Record => "record",
@@ -163,6 +167,9 @@ struct Draft {
     district: Option<usize>,
     recording: Option<String>,
     callback: Option<String>,
+    /// The caller marks the place on a map from a link sent by text message.
+    #[serde(default)]
+    pin: bool,
 }
 
 /// A call's state between requests.
@@ -455,12 +462,34 @@ impl Turn<'_> {
     fn after_service(&mut self, answered: usize) {
         let next = if answered < self.attributes().len() {
             Stage::Attribute { index: answered, page: 0 }
+        } else {
+            self.place_stage()
+        };
+        self.go(next);
+    }
+
+    /// Whether the caller may ask for a link to mark the place on a map.
+    fn pin_offered(&self) -> bool {
+        self.ivr.app.can_send_place_links()
+    }
+
+    /// Where the place is asked: the choice of menus or a map link, the city menu, or nowhere.
+    fn place_stage(&self) -> Stage {
+        if self.pin_offered() {
+            Stage::Place
         } else if self.ivr.settings.cities.is_empty() {
             Stage::Record
         } else {
             Stage::City { page: 0 }
-        };
-        self.go(next);
+        }
+    }
+
+    /// Back from the place: to the last detail of the service, or to the services.
+    fn before_place(&self) -> Stage {
+        match self.attributes().len() {
+            0 => Stage::Service { page: 0 },
+            n => Stage::Attribute { index: n - 1, page: 0 },
+        }
     }
 
     fn districts(&self) -> &[(String, String)] {
@@ -533,13 +562,34 @@ impl Turn<'_> {
                     }
                 }
             }
+            Stage::Place => match digits {
+                "1" if !self.ivr.settings.cities.is_empty() => {
+                    self.state.draft.pin = false;
+                    self.go(Stage::City { page: 0 });
+                }
+                "2" => {
+                    self.state.draft.pin = true;
+                    self.state.draft.city = None;
+                    self.state.draft.district = None;
+                    self.go(Stage::Record);
+                }
+                "9" => {
+                    let back = self.before_place();
+                    self.go(back);
+                }
+                "0" => self.go(Stage::Agent),
+                _ => self.invalid(digits),
+            },
             Stage::City { page } => match menu::choose(self.ivr.settings.cities.len(), page, digits) {
                 Choice::Item(i) => {
                     self.state.draft.city = Some(i);
                     self.state.draft.district = None;
                     self.go(if self.districts().is_empty() { Stage::Record } else { Stage::District { page: 0 } });
                 }
-                choice => self.paged(choice, digits, |page| Stage::City { page }, Stage::Service { page: 0 }),
+                choice => {
+                    let back = if self.pin_offered() { Stage::Place } else { self.before_place() };
+                    self.paged(choice, digits, |page| Stage::City { page }, back)
+                }
             },
             Stage::District { page } => match menu::choose(self.districts().len(), page, digits) {
                 Choice::Item(i) => {
@@ -666,10 +716,20 @@ impl Turn<'_> {
             media_urls: draft.recording.iter().map(|url| format!("media:recording:{url}")).collect(),
             ..ReportDraft::default()
         };
-        let opened = self.ivr.app.open_report_by_call(&report, &self.call.call_sid).await?;
+        let pin = draft.pin;
+        let opened = if pin {
+            self.ivr.app.open_report_by_call_awaiting_place(&report, &self.call.call_sid).await?
+        } else {
+            self.ivr.app.open_report_by_call(&report, &self.call.call_sid).await?
+        };
         let ticket = opened.report.ticket().to_string();
         let digits = digits_spoken(&ticket, &self.call.language);
-        self.say("ivr-opened", &[("digits", digits.into())]);
+        if pin {
+            let hours = self.ivr.app.place_wait().as_hours().max(1);
+            self.say("ivr-opened-place", &[("digits", digits.into()), ("hours", hours.into())]);
+        } else {
+            self.say("ivr-opened", &[("digits", digits.into())]);
+        }
         self.call.report_id = Some(opened.report.id);
         self.state.opened = Some(ticket.clone());
         self.opened = Some(ticket);
@@ -819,6 +879,10 @@ impl Turn<'_> {
                     self.gather(vec![speaker.say_text(question), speaker.say("ivr-enter-number", &[])], None)
                 }
             }
+            Stage::Place => {
+                let key = if self.ivr.settings.cities.is_empty() { "ivr-place-link-only" } else { "ivr-place-menu" };
+                self.gather(vec![speaker.say(key, &[])], Some(1))
+            }
             Stage::City { page } => {
                 let names: Vec<String> = self.ivr.settings.cities.iter().map(|c| speaker.name(&c.name_ar, &c.name_en).to_owned()).collect();
                 self.menu(speaker, "ivr-choose-city", &names, page)
@@ -852,6 +916,7 @@ impl Turn<'_> {
                 let city = self.state.draft.city.and_then(|c| self.ivr.settings.cities.get(c));
                 let district = city.zip(self.state.draft.district).and_then(|(city, d)| city.districts.get(d));
                 let place = match (city, district) {
+                    _ if self.state.draft.pin => text(&speaker.language, "ivr-place-by-link", &[]),
                     (Some(city), Some((ar, en))) => format!("{}, {}", speaker.name(ar, en), speaker.name(&city.name_ar, &city.name_en)),
                     (Some(city), None) => speaker.name(&city.name_ar, &city.name_en).to_owned(),
                     _ => String::new(),

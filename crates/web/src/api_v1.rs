@@ -151,6 +151,7 @@ impl CreateReport {
                     (code, values)
                 })
                 .collect(),
+            location_pending: false,
         }
     }
 }

@@ -178,3 +178,15 @@ call-follow-up = This is { -brand }. The beneficiary has followed up on report n
 received-subject = We received your report { $ticket }
 received-line = We received your report { $ref }. Keep its number to follow it up.
 call-received = Hello, this is { -brand }. We received your report, number { $digits }.
+
+## A report opened by phone without its place: the link to mark it on a map, and when no place came.
+
+place-requested-subject = Mark the place of your report { $ticket }
+place-requested-line = We registered your report { $ref }. Please mark the place of the problem on the map so the team can find it.
+place-link = Mark the place: { $url }
+place-until = The link works until { $time } on { $date }.
+place-no-link = Please call 940 to tell us the place.
+call-place-requested = Hello, this is { -brand }. Your report number { $digits } is waiting for its place. Please open the link in our text message to mark it on the map.
+place-expired-subject = Report { $ticket } goes on without a map pin
+place-expired-line = We did not receive the place of your report { $ref } on the map. The team will work from your description and may call you.
+call-place-expired = Hello, this is { -brand }. We did not receive the place of your report number { $digits } on the map. The team will work from your description and may call you.

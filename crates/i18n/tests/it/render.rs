@@ -348,3 +348,20 @@ fn snapshot_of_a_closure_survey_whatsapp() {
         ("balagh_closure_survey", ["10000047"])"#]]
     .assert_eq(&format!("{}\n{:?}", rendered.text, rendered.whatsapp_template.unwrap()));
 }
+
+#[test]
+fn snapshot_of_an_arabic_place_link_sms() {
+    let payload = json!({
+        "ticket": "10000047",
+        "status": "awaiting_citizen",
+        "place_url": "https://balagh.example.sa/ar/place/Qm9yZWQgd2l0aCBhIHBpbg",
+        "place_until": "2026-12-05T15:30:00Z",
+    });
+    let rendered = render(&request("place_requested", "sms", "ar", &payload));
+    expect![[r#"
+        سجلنا بلاغكم 10000047 (إنارة الشوارع). نرجو تحديد موقع المشكلة على الخريطة ليصل إليه الفريق. لتحديد الموقع: https://balagh.example.sa/ar/place/Qm9yZWQgd2l0aCBhIHBpbg
+        Segments { encoding: Ucs2, units: 165, count: 3 }"#]].assert_eq(&format!("{}\n{:?}", rendered.text, rendered.segments.unwrap()));
+    let english = render(&request("place_requested", "sms", "en", &payload));
+    assert!(english.text.contains("https://balagh.example.sa/ar/place/Qm9yZWQgd2l0aCBhIHBpbg"), "{}", english.text);
+    assert!(english.text.contains("18:30"), "the deadline in Riyadh time: {}", english.text);
+}

@@ -51,7 +51,7 @@ async fn steps(app: &App, ticket: TicketNumber) -> Vec<(u32, u32, u32)> {
 }
 
 async fn timer(app: &App, ticket: TicketNumber) -> Option<Timestamp> {
-    app.store.db.timer_due(balagh_store::TimerKind::Escalation, ticket.report_id()).await.expect("timer")
+    app.store.db.timer_due(balagh_app::TimerKind::Escalation, ticket.report_id()).await.expect("timer")
 }
 
 async fn transition(app: &App, ticket: TicketNumber, command: Command) {

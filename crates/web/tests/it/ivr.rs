@@ -89,6 +89,8 @@ async fn new_report_until_confirm(caller: &mut Caller, english: bool, transcript
     assert!(service_line.is_some(), "services heard: {}", heard_all(caller));
     caller.press(&key_for(caller, service)).await.unwrap();
     answer_details(caller).await;
+    assert!(heard_all(caller).contains(if english { "city and district from a list, press 1" } else { "لاختيار المدينة والحي" }), "{}", heard_all(caller));
+    caller.press("1").await.unwrap();
     caller.press(&key_for(caller, city)).await.unwrap();
     assert!(!heard_all(caller).contains(district), "district 9 is on the second page");
     caller.press("8").await.unwrap();
@@ -138,7 +140,7 @@ async fn a_caller_opens_a_report_in_arabic_and_hears_its_ticket_twice() {
         _ => None,
     });
     let (path, duration) = call.expect("the call is an interaction on the timeline");
-    assert_eq!(path, ["language", "main", "group", "service", "details", "city", "district", "record", "callback", "confirm", "done"]);
+    assert_eq!(path, ["language", "main", "group", "service", "details", "place", "city", "district", "record", "callback", "confirm", "done"]);
     assert!(duration.is_some());
     assert_eq!(timeline.iter().filter(|e| matches!(e.event.kind, EventKind::IvrCall { .. })).count(), 1, "ended once");
 }
@@ -320,19 +322,19 @@ async fn bad_keys_at_every_menu_are_asked_again_then_put_through_and_nothing_hal
     caller.press("").await.unwrap();
     assert!(heard_all(&caller).contains("لتقديم بلاغ جديد"), "Arabic by default: {}", heard_all(&caller));
     // Each menu of a new report; the last one reached after the recording.
-    for depth in 0..6 {
+    for depth in 0..7 {
         let mut caller = dial(&app).await;
         caller.press("2").await.unwrap();
         caller.press("1").await.unwrap();
-        for level in 0..depth.min(4) {
+        for level in 0..depth.min(5) {
             caller.press("1").await.unwrap();
             if level == 1 {
                 answer_details(&mut caller).await;
             }
         }
-        if depth >= 4 {
+        if depth >= 5 {
             assert_eq!(caller.waiting(), Waiting::Recording);
-            if depth == 4 {
+            if depth == 5 {
                 // Keys where a recording was asked for, then silence: asked again, then an agent.
                 let step = app.app.ivr_call(caller.call_sid()).await.unwrap().unwrap().step;
                 caller.post(&app.url(&format!("/ivr/step/{step}")), &[("Digits", "5")]).await.unwrap();
@@ -352,7 +354,7 @@ async fn bad_keys_at_every_menu_are_asked_again_then_put_through_and_nothing_hal
     // A callback number that is not a mobile number, and a ticket number that is not one.
     let mut caller = dial(&app).await;
     caller.press("2").await.unwrap();
-    for level in 0..5 {
+    for level in 0..6 {
         caller.press("1").await.unwrap();
         if level == 2 {
             answer_details(&mut caller).await;
@@ -553,4 +555,150 @@ async fn concurrent_calls_each_open_their_own_report() {
     tickets.dedup();
     assert_eq!(tickets.len(), 12);
     assert_eq!(all_reports(&app).await.len(), 12);
+}
+
+/// Goes from the main menu through a new street-lighting report whose place the caller will mark
+/// on a map from a text message's link, up to the confirmation.
+async fn new_report_by_link_until_confirm(caller: &mut Caller, english: bool) {
+    let (group, service) = if english { ("Street Lighting", "Street light not working") } else { ("الإنارة", "إنارة معطلة") };
+    caller.press("1").await.unwrap();
+    caller.press(&key_for(caller, group)).await.unwrap();
+    caller.press(&key_for(caller, service)).await.unwrap();
+    answer_details(caller).await;
+    assert!(heard_all(caller).contains(if english { "mark the place on a map, press 2" } else { "تحدد فيه الموقع على الخريطة، اضغط ٢" }), "{}", heard_all(caller));
+    caller.press("2").await.unwrap();
+    assert_eq!(caller.waiting(), Waiting::Recording, "{}", heard_all(caller));
+    caller.record(11, None).await.unwrap();
+    caller.press("1").await.unwrap();
+    assert!(heard_all(caller).contains(if english { "the place you will mark on the map" } else { "الموقع الذي ستحدده على الخريطة" }), "{}", heard_all(caller));
+}
+
+/// The link the text message to the caller carries, and its token.
+async fn place_link(app: &TestApp, report: balagh_domain::report::ReportId) -> (String, String) {
+    let rows = app.app.store.db.outbox_rows(&OutboxFilter { report: Some(report), limit: 100, ..OutboxFilter::default() }).await.unwrap();
+    let texts: Vec<_> = rows.iter().filter(|row| row.topic == "place_requested").collect();
+    assert_eq!(texts.len(), 1, "one text with the link: {rows:?}");
+    assert_eq!(texts[0].recipient, format!("sms:{CALLER}"));
+    assert!(!rows.iter().any(|row| row.topic == "received"), "the link's text is the receipt: {rows:?}");
+    let payload: serde_json::Value = serde_json::from_str(&texts[0].payload).unwrap();
+    let url = payload["place_url"].as_str().unwrap().to_owned();
+    let token = url.rsplit('/').next().unwrap().to_owned();
+    (url, token)
+}
+
+/// A caller opens a street-lighting report whose place he will mark from a link, in Arabic.
+async fn call_for_a_link(app: &TestApp, markup: Markup) -> (TicketNumber, Caller) {
+    let mut caller = Caller::dial(options(app, markup)).await.expect("the call is answered");
+    caller.press("1").await.unwrap();
+    new_report_by_link_until_confirm(&mut caller, false).await;
+    caller.press("1").await.unwrap();
+    let ticket = TicketNumber::parse(caller.ticket().expect("the ticket is read back")).unwrap();
+    (ticket, caller)
+}
+
+fn conflict_code(error: balagh_app::AppError) -> &'static str {
+    match error {
+        balagh_app::AppError::Conflict { code, .. } => code,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_caller_asks_for_a_link_marks_the_place_on_the_map_and_the_report_goes_on() {
+    for markup in [Markup::Twiml, Markup::VoiceXml] {
+        let app = spawn_app_for_ivr(settings(markup)).await;
+        let (ticket, mut caller) = call_for_a_link(&app, markup).await;
+        let said = heard_all(&caller);
+        assert_eq!(said.matches(&balagh_i18n::digits_spoken(&ticket.to_string(), "ar")).count(), 2, "{markup:?}: {said}");
+        assert!(said.contains("وبرابط لتحديد الموقع") && said.contains("٢٤"), "the link and the wait are announced: {said}");
+
+        let report = app.app.report(ticket).await.unwrap();
+        assert_eq!(report.status, balagh_domain::Status::AwaitingCitizen, "it waits for its place");
+        assert!(report.location.is_empty(), "{:?}", report.location);
+        assert_eq!(report.service_code, "broken-streetlight");
+        let (url, token) = place_link(&app, report.id).await;
+        assert_eq!(url, format!("{}/ar/place/{token}", app.address));
+        assert!(token.len() >= 22, "{token}");
+        let wait = app.app.place_wait_for(&token).await.unwrap();
+        assert_eq!(wait.expires_at, report.created_at + jiff::SignedDuration::from_hours(24));
+        let id = report.id;
+        assert_eq!(app.app.store.db.timer_due(balagh_app::TimerKind::Location, id).await.unwrap(), Some(wait.expires_at));
+        assert_eq!(app.app.store.db.timer_due(balagh_app::TimerKind::Escalation, id).await.unwrap(), None, "the SLA waits with the report");
+
+        // Staff cannot resume it by hand, and a wrong token finds nothing.
+        let resumed = app.app.transition(ticket, balagh_domain::lifecycle::Command::Resume, &staff(), Channel::Api).await.unwrap_err();
+        assert_eq!(conflict_code(resumed), "awaiting_place");
+        assert!(matches!(app.app.place_wait_for("AAAAAAAAAAAAAAAAAAAAAA").await, Err(balagh_app::AppError::NotFound { .. })));
+        assert!(matches!(app.app.place_wait_for("../../etc").await, Err(balagh_app::AppError::NotFound { .. })));
+
+        app.clock.advance(jiff::SignedDuration::from_hours(2));
+        let pin = balagh_domain::Coordinates::new(26.4334, 50.1033).unwrap();
+        let placed = app.app.place_pin(&token, pin).await.unwrap();
+        assert_eq!((placed.status, placed.location.coordinates), (balagh_domain::Status::New, Some(pin)));
+        assert_eq!(conflict_code(app.app.place_pin(&token, pin).await.unwrap_err()), "place_already_marked");
+        let request = app.app.store.db.location_request(id).await.unwrap().unwrap();
+        assert_eq!(request.answered.map(|(_, outcome)| outcome), Some(balagh_app::LocationOutcome::Placed));
+        assert_eq!(app.app.store.db.timer_due(balagh_app::TimerKind::Location, id).await.unwrap(), None);
+        assert!(app.app.store.db.timer_due(balagh_app::TimerKind::Escalation, id).await.unwrap().is_some(), "the chain starts once it goes on");
+        let public = app.app.timeline(ticket, &Actor::beneficiary()).await.unwrap();
+        let kinds: Vec<&str> = public.iter().map(|e| e.event.kind.name()).collect();
+        assert_eq!(kinds, ["created", "location_requested", "status_changed", "location_placed", "status_changed"], "{markup:?}");
+
+        caller.press("").await.unwrap();
+        caller.hang_up().await.unwrap();
+        let call = app.app.ivr_call(caller.call_sid()).await.unwrap().unwrap();
+        assert!(call.path.contains("details>place>record>callback>confirm"), "{}", call.path);
+    }
+}
+
+#[tokio::test]
+async fn a_report_whose_place_never_comes_goes_on_when_the_wait_ends_and_the_caller_is_told() {
+    let app = server().await;
+    let (ticket, mut caller) = call_for_a_link(&app, Markup::Twiml).await;
+    caller.hang_up().await.unwrap();
+    let id = ticket.report_id();
+    let (_, token) = place_link(&app, id).await;
+    let worker = balagh_app::EscalationWorker::new(app.app.clone(), "w1");
+    assert_eq!(worker.run_once(app.app.now()).await.unwrap(), balagh_app::Outcome::Idle, "nothing is due yet");
+
+    app.clock.advance(jiff::SignedDuration::from_hours(24));
+    assert_eq!(conflict_code(app.app.place_wait_for(&token).await.unwrap_err()), "place_link_expired", "the link ends with the wait");
+    // Another process (a restart) ends the wait: the timer is in the database.
+    let restarted = app.another_process().await;
+    let worker = balagh_app::EscalationWorker::new(restarted, "w2");
+    assert!(matches!(worker.run_once(app.app.now()).await.unwrap(), balagh_app::Outcome::Worked(n) if n >= 1));
+    let report = app.app.report(ticket).await.unwrap();
+    assert_eq!(report.status, balagh_domain::Status::New, "it goes on with the caller's description");
+    assert!(report.location.coordinates.is_none());
+    let rows = app.app.store.db.outbox_rows(&OutboxFilter { report: Some(id), limit: 100, ..OutboxFilter::default() }).await.unwrap();
+    assert!(rows.iter().any(|row| row.topic == "place_expired" && row.recipient == format!("sms:{CALLER}")), "the caller is told: {rows:?}");
+    let timeline = app.app.timeline(ticket, &staff()).await.unwrap();
+    let expired = timeline.iter().find(|e| e.event.kind.name() == "location_expired").expect("the end of the wait is on the timeline");
+    assert_eq!(expired.event.actor.role, Role::System);
+    assert_eq!(app.app.store.db.timer_due(balagh_app::TimerKind::Location, id).await.unwrap(), None);
+    assert!(app.app.store.db.timer_due(balagh_app::TimerKind::Escalation, id).await.unwrap().is_some());
+
+    // Once only: another pass does not end it again, and a late pin is refused.
+    let again = balagh_app::EscalationWorker::new(app.app.clone(), "w3").run_once(app.app.now()).await.unwrap();
+    let expirations = app.app.timeline(ticket, &staff()).await.unwrap().iter().filter(|e| e.event.kind.name() == "location_expired").count();
+    assert_eq!(expirations, 1, "{again:?}");
+    let pin = balagh_domain::Coordinates::new(26.4334, 50.1033).unwrap();
+    assert_eq!(conflict_code(app.app.place_pin(&token, pin).await.unwrap_err()), "place_link_expired");
+    assert_eq!(app.app.report(ticket).await.unwrap().location.coordinates, None);
+}
+
+#[tokio::test]
+async fn assigning_a_report_that_waits_for_its_place_ends_the_wait() {
+    let app = server().await;
+    let (ticket, mut caller) = call_for_a_link(&app, Markup::Twiml).await;
+    caller.hang_up().await.unwrap();
+    let (_, token) = place_link(&app, ticket.report_id()).await;
+    let department = app.app.report(ticket).await.unwrap().assignment.department;
+    let assign = balagh_domain::lifecycle::Command::Assign { department, team: Some("east".into()), user: None };
+    let assigned = app.app.transition(ticket, assign, &staff(), Channel::Api).await.unwrap();
+    assert_eq!(assigned.status, balagh_domain::Status::Assigned);
+    let request = app.app.store.db.location_request(ticket.report_id()).await.unwrap().unwrap();
+    assert_eq!(request.answered.map(|(_, outcome)| outcome), Some(balagh_app::LocationOutcome::Superseded));
+    assert_eq!(app.app.store.db.timer_due(balagh_app::TimerKind::Location, ticket.report_id()).await.unwrap(), None);
+    assert_eq!(conflict_code(app.app.place_wait_for(&token).await.unwrap_err()), "place_link_expired");
 }
