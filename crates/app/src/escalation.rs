@@ -9,7 +9,9 @@ use balagh_domain::escalation::{self, Cause, Target};
 use balagh_domain::event::{Actor, Event, EventKind, Role};
 use balagh_domain::report::{Report, ReportId};
 use balagh_domain::sla::StatusChange;
-use balagh_store::{EscalationFilter, EscalationRecord, EscalationTarget, FollowUpCounts, OutboxMessage, ReportChange, StatusHistory, StoredEscalation, TimerKind};
+use balagh_store::{
+    EscalationFilter, EscalationRecord, EscalationTarget, FollowUpCounts, OutboxMessage, ReportChange, StatusHistory, StoredEscalation, TimerKind,
+};
 use jiff::Timestamp;
 use serde_json::json;
 use std::sync::atomic::{AtomicI64, Ordering};

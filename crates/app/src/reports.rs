@@ -10,7 +10,10 @@ use balagh_domain::report::{Description, NewReport, Report, ReportDraft, ReportI
 use balagh_domain::sla::StatusChange;
 use balagh_domain::vocabulary::{Channel, Status};
 use balagh_domain::{PhoneNumber, TicketNumber};
-use balagh_store::{Acknowledgement, IdempotencyKey, IntakeOutcome, IntakeRecord, NewLocationRequest, NewMedia, OutboxMessage, Rating, RatingRecord, ReportChange, ReportFilter, StoredEvent};
+use balagh_store::{
+    Acknowledgement, IdempotencyKey, IntakeOutcome, IntakeRecord, NewLocationRequest, NewMedia, OutboxMessage, Rating, RatingRecord, ReportChange,
+    ReportFilter, StoredEvent,
+};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 

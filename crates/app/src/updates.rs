@@ -38,7 +38,12 @@ pub fn receipt() -> Acknowledgement {
 
 /// A message of `topic` about `report` to its beneficiary, at `at`: on the channel he prefers, but
 /// as a text where that is a call. `extra` adds to the payload every such message carries.
-pub(crate) fn beneficiary_text(report: &Report, topic: &'static str, extra: serde_json::Map<String, serde_json::Value>, at: Timestamp) -> Option<OutboxMessage> {
+pub(crate) fn beneficiary_text(
+    report: &Report,
+    topic: &'static str,
+    extra: serde_json::Map<String, serde_json::Value>,
+    at: Timestamp,
+) -> Option<OutboxMessage> {
     let recipient = beneficiary_recipient(report)?;
     let recipient = match recipient.strip_prefix("call:") {
         Some(phone) => format!("sms:{phone}"),

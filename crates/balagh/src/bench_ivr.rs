@@ -48,14 +48,17 @@ const ACCOUNT_SID: &str = "ACbe4c4b00000000000000000000000002";
 const TRANSCRIPTION: &str = "حفرة كبيرة في الشارع أمام المسجد تسببت في تعطل السيارات";
 /// How long every caller speaks at the recording.
 const RECORDING_SECONDS: u32 = 10;
-/// The most menus a caller answers before the recording: language, main, group, service, city and
-/// district, and room for the service's details.
+/// The most menus a caller answers before the recording: language, main, group, service, place,
+/// city and district, and room for the service's details.
 const MAX_MENUS_BEFORE_RECORDING: usize = 16;
 /// The keys after the recording: call me back on this number, confirm (the report is opened), and
 /// nothing at the last menu (goodbye; the call ends without a request).
 const AFTER_RECORDING: [&str; 3] = ["1", "1", ""];
 /// The target for the 99th percentile of a webhook request, in milliseconds.
 const TARGET_P99_MS: f64 = 10.0;
+/// One call in this many asks for a text message with a link to mark the place on a map (the others
+/// choose city and district), so both ways of opening a report are measured.
+const BY_LINK_EVERY: usize = 4;
 /// A fixed seed, so that runs of the same size pause alike.
 const SEED: u64 = 0x4956_5242_454e_4348;
 /// How many distinct call errors a report quotes.
@@ -113,6 +116,7 @@ pub struct IvrReport {
     pub after_dials: u64,
     pub after_dials_ms: Latency,
     /// Every request's latency by kind (path and the stage it answers), in the order of a call.
+    /// By the stage answered, in the order calls meet them.
     pub by_kind: Vec<KindLatency>,
     /// Requests answered with a status outside 2xx.
     pub non_2xx: u64,
@@ -161,7 +165,7 @@ impl Latency {
 /// The latency of one kind of request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindLatency {
-    /// The path, with the step number: `/ivr/step/3`.
+    /// The path; every step is `/ivr/step/{n}`.
     pub path: String,
     /// The stage whose prompt it answers (`group`), from the path the server stored for a call,
     /// or what it is (`incoming`, `transcription`, `status`).
@@ -262,7 +266,7 @@ async fn measure_on(args: &IvrArgs, store: Store, backend: &'static str) -> anyh
                 ..CallerOptions::new(format!("{address}/ivr/voice"), AUTH_TOKEN)
             };
             let rng = SmallRng::seed_from_u64(SEED.wrapping_add(index as u64));
-            tokio::spawn(play_call(options, think, rng))
+            tokio::spawn(play_call(options, think, rng, index % BY_LINK_EVERY == 0))
         })
         .collect();
     let mut outcomes = Vec::with_capacity(tasks.len());
@@ -309,24 +313,30 @@ async fn measure_on(args: &IvrArgs, store: Store, backend: &'static str) -> anyh
     let last_dial = outcomes.iter().filter_map(|outcome| outcome.timings.first()).map(|timing| timing.started).max().unwrap_or(started);
     report.last_dial_seconds = last_dial.saturating_duration_since(started).as_secs_f64();
     let mut after_dials = new_histogram();
-    let mut kinds: Vec<(String, Histogram<u64>)> = Vec::new();
-    for outcome in &outcomes {
-        for timing in &outcome.timings {
+    let (check, stages) = check_calls(&store, &outcomes).await?;
+    report.check = check;
+    // Requests are grouped by the stage they answered (calls take different paths), in the order
+    // calls meet them: by their mean position within a call.
+    let mut kinds: Vec<KindStats> = Vec::new();
+    for (outcome, stages) in outcomes.iter().zip(&stages) {
+        for (index, timing) in outcome.timings.iter().enumerate() {
             report.requests += 1;
             if timing.started > last_dial {
                 record_micros(&mut after_dials, timing.elapsed);
             }
             report.non_2xx += u64::from(!(200..300).contains(&timing.status));
             let path = request_path(&timing.url);
-            let position = match kinds.iter().position(|(known, _)| *known == path) {
+            let stage = kind_of(&path, stages);
+            let position = match kinds.iter().position(|kind| kind.stage == stage) {
                 Some(position) => position,
                 None => {
-                    kinds.push((path, new_histogram()));
+                    kinds.push(KindStats { path: generic_path(&path), stage, positions: 0, histogram: new_histogram() });
                     kinds.len() - 1
                 }
             };
             record_micros(&mut all, timing.elapsed);
-            record_micros(&mut kinds[position].1, timing.elapsed);
+            kinds[position].positions += index;
+            record_micros(&mut kinds[position].histogram, timing.elapsed);
         }
         if let Some(error) = &outcome.error {
             report.failed_calls += 1;
@@ -338,18 +348,33 @@ async fn measure_on(args: &IvrArgs, store: Store, backend: &'static str) -> anyh
     report.latency_ms = Latency::of(&all);
     report.after_dials = after_dials.len();
     report.after_dials_ms = Latency::of(&after_dials);
-    let (check, stages) = check_calls(&store, &outcomes).await?;
-    report.check = check;
+    kinds.sort_by(|a, b| a.mean_position().total_cmp(&b.mean_position()));
     report.by_kind = kinds
-        .iter()
-        .map(|(path, histogram)| KindLatency {
-            stage: kind_of(path, &stages),
-            path: path.clone(),
-            requests: histogram.len(),
-            latency_ms: Latency::of(histogram),
-        })
+        .into_iter()
+        .map(|kind| KindLatency { stage: kind.stage, path: kind.path, requests: kind.histogram.len(), latency_ms: Latency::of(&kind.histogram) })
         .collect();
     Ok(report)
+}
+
+/// The requests of one stage, as they are gathered.
+struct KindStats {
+    path: String,
+    stage: String,
+    /// The sum of the requests' positions within their calls.
+    positions: usize,
+    histogram: Histogram<u64>,
+}
+
+impl KindStats {
+    fn mean_position(&self) -> f64 {
+        self.positions as f64 / self.histogram.len().max(1) as f64
+    }
+}
+
+/// A request's path without its step number, which differs between calls that take different
+/// paths: `/ivr/step/{n}`.
+fn generic_path(path: &str) -> String {
+    if path.starts_with("/ivr/step/") { "/ivr/step/{n}".to_owned() } else { path.to_owned() }
 }
 
 /// What one call did.
@@ -364,13 +389,13 @@ struct CallOutcome {
 
 /// Plays the whole call: a pause of up to one think time, the dial, then every step of the script
 /// after a pause, and the hang-up.
-async fn play_call(options: CallerOptions, think: Duration, mut rng: SmallRng) -> CallOutcome {
+async fn play_call(options: CallerOptions, think: Duration, mut rng: SmallRng, by_link: bool) -> CallOutcome {
     tokio::time::sleep(think.mul_f64(rng.random_range(0.0..1.0))).await;
     let mut caller = match Caller::dial(options).await {
         Ok(caller) => caller,
         Err(error) => return CallOutcome { error: Some(format!("dialling: {}", error_chain(&error))), ..CallOutcome::default() },
     };
-    let played = play_script(&mut caller, think, &mut rng).await;
+    let played = play_script(&mut caller, think, &mut rng, by_link).await;
     CallOutcome {
         call_sid: Some(caller.call_sid().to_owned()),
         ticket: caller.ticket().map(str::to_owned),
@@ -379,13 +404,17 @@ async fn play_call(options: CallerOptions, think: Duration, mut rng: SmallRng) -
     }
 }
 
-async fn play_script(caller: &mut Caller, think: Duration, rng: &mut SmallRng) -> anyhow::Result<()> {
+/// Presses 1 at every menu up to the recording, except 2 at the place menu for a caller who asks
+/// for a link to mark the place on a map.
+async fn play_script(caller: &mut Caller, think: Duration, rng: &mut SmallRng, by_link: bool) -> anyhow::Result<()> {
+    let place_menu = balagh_i18n::text("ar", "ivr-place-menu", &[]);
     let mut menus = 0;
     while caller.waiting() == Waiting::Keys {
         anyhow::ensure!(menus < MAX_MENUS_BEFORE_RECORDING, "still at a menu after {menus} menus; last heard: {}", caller.heard().join(" / "));
         tokio::time::sleep(pause(think, rng)).await;
-        let pressed = caller.press("1").await;
-        pressed.map_err(|error| failed(caller, &format!("pressing 1 at menu {}", menus + 1), &error))?;
+        let key = if by_link && caller.heard().last() == Some(&place_menu) { "2" } else { "1" };
+        let pressed = caller.press(key).await;
+        pressed.map_err(|error| failed(caller, &format!("pressing {key} at menu {}", menus + 1), &error))?;
         menus += 1;
     }
     tokio::time::sleep(pause(think, rng)).await;
@@ -458,23 +487,21 @@ fn step_stages(path: &str, steps: usize) -> Vec<String> {
     if stages.len() == steps + 1 { stages[..steps].to_vec() } else { Vec::new() }
 }
 
-/// Compares the calls with the reports and calls the store holds; also gives the stage each step
-/// of the first call that played to the end answered.
-async fn check_calls(store: &Store, outcomes: &[CallOutcome]) -> anyhow::Result<(CallCheck, Vec<String>)> {
+/// Compares the calls with the reports and calls the store holds; also gives, for each call, the
+/// stage each of its steps answered.
+async fn check_calls(store: &Store, outcomes: &[CallOutcome]) -> anyhow::Result<(CallCheck, Vec<Vec<String>>)> {
     let filter = ReportFilter { limit: outcomes.len() as u64 + 1_000, ..ReportFilter::default() };
     let reports = store.db.reports(&filter).await.context("cannot read the reports")?;
     let by_id: HashMap<i64, &balagh_domain::report::Report> = reports.iter().map(|report| (report.id.0, report)).collect();
     let mut check = CallCheck { calls: outcomes.len(), reports: reports.len(), ..CallCheck::default() };
     let mut distinct = HashSet::new();
-    let mut stages = Vec::new();
-    for outcome in outcomes {
+    let mut stages = vec![Vec::new(); outcomes.len()];
+    for (outcome, stages) in outcomes.iter().zip(&mut stages) {
         let Some(call_sid) = &outcome.call_sid else { continue };
         let stored = store.db.ivr_call(call_sid).await.with_context(|| format!("cannot read call {call_sid}"))?;
         let Some(stored) = stored else { continue };
-        if stages.is_empty() && outcome.error.is_none() {
-            let steps = outcome.timings.iter().filter(|timing| request_path(&timing.url).starts_with("/ivr/step/")).count();
-            stages = step_stages(&stored.path, steps);
-        }
+        let steps = outcome.timings.iter().filter(|timing| request_path(&timing.url).starts_with("/ivr/step/")).count();
+        *stages = step_stages(&stored.path, steps);
         check.ended += usize::from(stored.ended_at.is_some());
         let Some(ticket) = &outcome.ticket else { continue };
         check.tickets += 1;
@@ -624,13 +651,15 @@ mod tests {
         let report = run(&args(format!("sqlite://{}", path.display()), 5)).await.unwrap();
         assert!(report.is_clean(), "{report}");
         assert_eq!((report.check.reports, report.check.matched, report.check.ended), (5, 5, 5), "{report}");
-        // The dial, every step, the transcription and the status callback, the same for each call;
-        // the service's details (if any) come between the service and the city.
+        // The dial, every step, the transcription and the status callback; the service's details
+        // (if any) come between the service and the place. Calls 0 and 4 ask for a link to mark
+        // the place, so they skip the city and the district.
         let stages: Vec<&str> = report.by_kind.iter().map(|kind| kind.stage.as_str()).collect();
         assert_eq!(stages[..5], ["incoming", "language", "main", "group", "service"], "{report}");
-        assert_eq!(stages[stages.len() - 7..], ["city", "district", "record", "transcription", "callback", "confirm", "status"], "{report}");
-        assert_eq!(report.requests, 5 * stages.len() as u64, "{report}");
-        assert!(report.by_kind.iter().all(|kind| kind.requests == 5), "{report}");
+        assert_eq!(stages[stages.len() - 8..], ["place", "city", "district", "record", "transcription", "callback", "confirm", "status"], "{report}");
+        assert_eq!(report.requests, 5 * stages.len() as u64 - 2 * 2, "{report}");
+        let by_link = |stage: &str| matches!(stage, "city" | "district");
+        assert!(report.by_kind.iter().all(|kind| kind.requests == if by_link(&kind.stage) { 3 } else { 5 }), "{report}");
         assert!(report.after_dials > 0 && report.after_dials < report.requests, "{report}");
         assert!(!path.exists(), "the database is removed at the end");
     }

@@ -21,21 +21,41 @@ use jiff::Timestamp;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Acknowledge,
-    Assign { department: String, team: Option<String>, user: Option<String> },
+    Assign {
+        department: String,
+        team: Option<String>,
+        user: Option<String>,
+    },
     Start,
-    Hold { reason: String },
-    AwaitCitizen { question: String },
+    Hold {
+        reason: String,
+    },
+    AwaitCitizen {
+        question: String,
+    },
     Resume,
-    Resolve { resolution: String },
+    Resolve {
+        resolution: String,
+    },
     Close,
-    Reopen { reason: String },
-    Reject { reason: String },
-    MarkDuplicate { original: ReportId },
+    Reopen {
+        reason: String,
+    },
+    Reject {
+        reason: String,
+    },
+    MarkDuplicate {
+        original: ReportId,
+    },
     /// A report opened without its place waits for the beneficiary to mark it on a map, until
     /// `until`.
-    AwaitLocation { until: Timestamp },
+    AwaitLocation {
+        until: Timestamp,
+    },
     /// The place of a report that waits for it, marked on a map.
-    PlaceLocation { coordinates: Coordinates },
+    PlaceLocation {
+        coordinates: Coordinates,
+    },
     /// The wait for the place is over: the report goes on without it (its description says where).
     LocationExpired,
 }

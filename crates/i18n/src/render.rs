@@ -25,8 +25,18 @@ const WANTED_NOTE_CHARS: usize = 30;
 const MIN_NOTE_CHARS: usize = 15;
 
 /// The topics with texts of their own; any other topic gets a generic update.
-pub const TOPICS: &[&str] =
-    &["received", "place_requested", "place_expired", "status_changed", "public_comment", "closure_survey", "escalation", "follow_up", "call_fallback", "webhook"];
+pub const TOPICS: &[&str] = &[
+    "received",
+    "place_requested",
+    "place_expired",
+    "status_changed",
+    "public_comment",
+    "closure_survey",
+    "escalation",
+    "follow_up",
+    "call_fallback",
+    "webhook",
+];
 
 /// The media a notification can be rendered for.
 pub const MEDIA: &[&str] = &["sms", "call", "email", "whatsapp", "webhook", "staff"];

@@ -460,11 +460,7 @@ impl Turn<'_> {
 
     /// After the service and each of its details: the next detail, or the place.
     fn after_service(&mut self, answered: usize) {
-        let next = if answered < self.attributes().len() {
-            Stage::Attribute { index: answered, page: 0 }
-        } else {
-            self.place_stage()
-        };
+        let next = if answered < self.attributes().len() { Stage::Attribute { index: answered, page: 0 } } else { self.place_stage() };
         self.go(next);
     }
 

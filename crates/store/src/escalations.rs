@@ -35,7 +35,6 @@ impl TimerKind {
     }
 }
 
-
 /// Rows per multi-row INSERT.
 const ROWS_PER_INSERT: usize = 500;
 
@@ -450,7 +449,9 @@ pub(crate) async fn write_timers(tx: &mut Tx<'_>, kind: TimerKind, timers: &[(Re
             .columns(["report_id", "kind", "due_at", "lease_owner", "lease_until"])
             .on_conflict(OnConflict::columns(["report_id", "kind"]).update_columns(["due_at", "lease_owner", "lease_until"]).to_owned());
         for (id, due) in chunk {
-            upsert.values([Expr::val(id.0), Expr::val(kind.as_str()), Expr::val(micros(*due)), Expr::val(None::<String>), Expr::val(None::<i64>)]).map_err(bad)?;
+            upsert
+                .values([Expr::val(id.0), Expr::val(kind.as_str()), Expr::val(micros(*due)), Expr::val(None::<String>), Expr::val(None::<i64>)])
+                .map_err(bad)?;
         }
         tx.execute(&upsert).await?;
     }

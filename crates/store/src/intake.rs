@@ -42,9 +42,12 @@ pub struct IntakeRecord {
     pub location_request: Option<NewLocationRequest>,
 }
 
+/// Builds the messages of a stored report.
+pub type BuildMessages = dyn Fn(&Report) -> Vec<OutboxMessage> + Send + Sync;
+
 /// Builds a new report's acknowledgement messages from the stored report.
 #[derive(Clone)]
-pub struct Acknowledgement(pub Arc<dyn Fn(&Report) -> Vec<OutboxMessage> + Send + Sync>);
+pub struct Acknowledgement(pub Arc<BuildMessages>);
 
 impl std::fmt::Debug for Acknowledgement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -75,7 +75,7 @@ pub fn report_select_columns() -> impl Iterator<Item = &'static str> {
 }
 
 /// The columns that a change to a report may rewrite.
-pub const MUTABLE_REPORT_COLUMNS: [&str; 17] = [
+pub const MUTABLE_REPORT_COLUMNS: [&str; 20] = [
     "department",
     "team",
     "assignee",
@@ -93,6 +93,9 @@ pub const MUTABLE_REPORT_COLUMNS: [&str; 17] = [
     "escalation_fired",
     "escalated_at",
     "flagged",
+    "lat",
+    "lon",
+    "cell",
 ];
 
 #[derive(sqlx::FromRow, Debug)]
@@ -257,7 +260,8 @@ pub fn report_values(report: &Report, version: i64) -> Vec<SimpleExpr> {
 
 /// The values of `MUTABLE_REPORT_COLUMNS`, for an update.
 pub fn mutable_values(report: &Report) -> Vec<(&'static str, SimpleExpr)> {
-    let values: [SimpleExpr; 17] = [
+    let coordinates = report.location.coordinates;
+    let values: [SimpleExpr; 20] = [
         Expr::val(report.assignment.department.clone()),
         opt(report.assignment.team.clone()),
         opt(report.assignment.user.clone()),
@@ -275,6 +279,9 @@ pub fn mutable_values(report: &Report) -> Vec<(&'static str, SimpleExpr)> {
         Expr::val(i64::from(report.escalation.fired)),
         opt(report.escalation.last_at.map(micros)),
         Expr::val(report.escalation.flagged),
+        opt(coordinates.map(|c| c.lat())),
+        opt(coordinates.map(|c| c.lon())),
+        opt(coordinates.map(|c| c.grid_cell())),
     ];
     MUTABLE_REPORT_COLUMNS.into_iter().zip(values).collect()
 }

@@ -195,6 +195,8 @@
 
     const map = createBaseMap(L, el);
     let marker = null;
+    // The map works: the typed coordinates offered without JavaScript give way to the pin.
+    for (const fallback of document.querySelectorAll('[data-map-fallback]')) fallback.hidden = true;
 
     function writeInputs(latlng) {
       const wrapped = latlng.wrap(); // a click on a repeated world copy is still -180..180

@@ -4,7 +4,8 @@
  *                  the background so a changed file is used from the next load on
  * - page loads     network first; offline: the cached copy of that page, else
  *                  the cached new-report page of the same language
- * - anything else  untouched (network only): POSTs, /api/, /ivr/, /open311/…
+ * - anything else  untouched (network only): POSTs, /api/, /ivr/, /open311/,
+ *                  the place links' pages (/{lang}/place/…)…
  *
  * Bump CACHE when the shell list changes; old caches are deleted on activate.
  */
@@ -28,8 +29,10 @@ const SHELL = [
   ...SHELL_PAGES,
 ];
 
-// Responses from these paths are never cached, whatever else this file says.
-const NEVER_CACHE = /^\/(api|ivr|open311)(\/|$)/;
+// Responses from these paths are never cached, whatever else this file says. A place link's
+// page (/{lang}/place/{token}) carries a secret token: it is neither stored nor answered from
+// the cache (offline, the browser says so instead of showing another page).
+const NEVER_CACHE = /^\/(api|ivr|open311)(\/|$)|^\/[a-z]{2}\/place(\/|$)/;
 
 self.addEventListener('install', (event) => {
   event.waitUntil(

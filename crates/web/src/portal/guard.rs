@@ -1,7 +1,8 @@
 //! What keeps the portal's forms safe to expose: the CSRF token (a random cookie that every form
 //! must repeat, compared in constant time; the cookie is SameSite, so another site can neither
-//! send it nor read it) and the rate limits on opening reports and on tracking, kept per client
-//! address, per phone and per ticket (so the last four digits cannot be guessed by trying).
+//! send it nor read it) and the rate limits on opening reports, on tracking and on marking a
+//! place from a link, kept per client address, per phone and per ticket (so the last four digits
+//! cannot be guessed by trying).
 
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -58,6 +59,7 @@ pub struct Guards {
 pub enum Attempt<'a> {
     Report { address: &'a str, phone: &'a str },
     Track { address: &'a str, ticket: &'a str },
+    Place { address: &'a str },
 }
 
 impl Guards {
@@ -86,6 +88,9 @@ impl Guards {
                 let ticket = digits_only(ticket);
                 self.tracks_per_address.allows(address) && self.tracks_per_ticket.allows(&ticket)
             }
+            // A place marked from a link counts as a lookup by its address: the link's token
+            // cannot be guessed, but each try reads the store.
+            Attempt::Place { address } => self.tracks_per_address.allows(address),
         };
         if !allowed {
             metrics::counter!("balagh_portal_rate_limited_total").increment(1);
@@ -192,6 +197,9 @@ mod tests {
         assert!(!guards.allows(Attempt::Track { address: "c", ticket: "1000016" }), "the same ticket from elsewhere");
         assert!(guards.allows(Attempt::Track { address: "a", ticket: "1000024" }));
         assert!(!guards.allows(Attempt::Track { address: "a", ticket: "1000032" }), "the address's third track");
+        assert!(guards.allows(Attempt::Place { address: "d" }));
+        assert!(guards.allows(Attempt::Track { address: "d", ticket: "1000040" }));
+        assert!(!guards.allows(Attempt::Place { address: "d" }), "places and tracks share the address's lookups");
     }
 
     #[test]

@@ -1,17 +1,20 @@
 //! The citizen portal: server-rendered pages (askama) where a beneficiary opens a report with
 //! photos and a map pin, tracks it with its ticket and the last digits of his phone, follows it
-//! up, rates its closure, browses the open reports, and asks a question; in Arabic (right to
-//! left) and English, every text from Fluent. The core flows need no JavaScript; with it the
-//! portal is an installable app that keeps a report typed offline and sends it once online.
+//! up, rates its closure, browses the open reports, asks a question, and marks on a map the place
+//! of a report he opened by phone, from the link he was sent; in Arabic (right to left) and
+//! English, every text from Fluent. The core flows need no JavaScript; with it the portal is an
+//! installable app that keeps a report typed offline and sends it once online.
 //!
 //! Pages live under `/{lang}/…`; `/` sends a visitor to his language (cookie, then
 //! Accept-Language, then Arabic). Every form carries a CSRF token (double-submit cookie), and
-//! report creation and tracking are rate limited per client address, per phone and per ticket.
+//! report creation, tracking and marking a place are rate limited per client address (and per
+//! phone and per ticket).
 
 mod assets;
 mod form;
 mod guard;
 mod pages;
+mod place;
 mod view;
 
 pub use guard::RateLimits;
@@ -67,6 +70,7 @@ pub fn routes(config: &PortalConfig) -> Router<AppState> {
         .route("/{lang}/track/{action}", post(pages::track))
         .route("/{lang}/reports", get(pages::public_reports))
         .route("/{lang}/inquiry", get(pages::inquiry_form).post(pages::submit_form))
+        .route("/{lang}/place/{token}", get(place::place_form).post(place::place))
         .merge(assets::routes())
         .layer(axum::Extension(guards))
         .layer(tower_http::compression::CompressionLayer::new())
@@ -140,7 +144,7 @@ mod tests {
 
     #[test]
     fn every_message_the_portal_names_exists() {
-        let sources = [include_str!("pages.rs"), include_str!("view.rs"), include_str!("guard.rs"), include_str!("form.rs")];
+        let sources = [include_str!("pages.rs"), include_str!("place.rs"), include_str!("view.rs"), include_str!("guard.rs"), include_str!("form.rs")];
         let mut keys: Vec<String> = Vec::new();
         for text in templates().iter().map(|(_, t)| t.as_str()).chain(sources) {
             for piece in text.split("\"portal-").skip(1) {
@@ -152,7 +156,21 @@ mod tests {
         }
         // Keys built at run time: the update channels, and the refusals the portal expects.
         keys.extend(["sms", "call", "whatsapp", "email"].map(|c| format!("portal-channel-{c}")));
-        let refusals = ["csrf", "rate_limited", "not_found", "phone_mismatch", "no_phone_on_file", "invalid_ticket", "invalid_last_digits", "consent"];
+        let refusals = [
+            "csrf",
+            "rate_limited",
+            "not_found",
+            "phone_mismatch",
+            "no_phone_on_file",
+            "invalid_ticket",
+            "invalid_last_digits",
+            "consent",
+            "missing_place",
+            "invalid_latitude",
+            "invalid_longitude",
+            "latitude_out_of_range",
+            "longitude_out_of_range",
+        ];
         keys.extend(refusals.iter().map(|code| format!("portal-error-{}", code.replace('_', "-"))));
         assert!(keys.len() > 60, "{keys:?}");
         for key in keys {

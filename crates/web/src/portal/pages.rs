@@ -33,7 +33,7 @@ pub async fn root(headers: HeaderMap) -> Redirect {
 }
 
 /// The not-found page (in Arabic) for a path whose first segment names no language we serve.
-fn unknown_language(headers: &HeaderMap) -> Response {
+pub(super) fn unknown_language(headers: &HeaderMap) -> Response {
     not_found(Page::new(balagh_i18n::DEFAULT_LANGUAGE, "/", headers))
 }
 
@@ -44,11 +44,11 @@ struct NotFoundPage<'a> {
 }
 
 /// A read the page needed failed: its status, with the problem as the page's own.
-fn failed(page: &Page, error: &AppError) -> Response {
+pub(super) fn failed(page: &Page, error: &AppError) -> Response {
     page.clone().refused(error).respond(view::status_of(error), Ok(String::new()))
 }
 
-fn not_found(page: Page) -> Response {
+pub(super) fn not_found(page: Page) -> Response {
     page.respond(StatusCode::NOT_FOUND, NotFoundPage { page: &page }.render())
 }
 
@@ -78,7 +78,7 @@ impl PublicReport {
     }
 }
 
-fn service_name(tx: Texts, service: Option<&Service>, code: &str) -> String {
+pub(super) fn service_name(tx: Texts, service: Option<&Service>, code: &str) -> String {
     service.map(|s| if tx.lang == "ar" { s.name_ar.clone() } else { s.name_en.clone() }).unwrap_or_else(|| code.to_owned())
 }
 
@@ -241,11 +241,22 @@ pub struct MapView {
 }
 
 impl MapView {
-    fn new(state: &AppState) -> Self {
+    pub(super) fn new(state: &AppState) -> Self {
         let portal = &state.config.portal;
         let (lat, lon, zoom) = portal.map_center;
         Self { tiles: portal.tile_url.clone(), attribution: portal.tile_attribution.clone(), lat, lon, zoom }
     }
+}
+
+/// The map a pin is dropped on (`map_pin.html`), with the coordinates the pin writes into the
+/// form: empty at first, as sent when the form comes back.
+pub struct MapPin {
+    pub map: MapView,
+    pub lat: String,
+    pub lon: String,
+    /// The page asks for nothing but the place: without JavaScript the coordinates are typed
+    /// (the report form offers a city, a district and an address instead).
+    pub coordinates_only: bool,
 }
 
 #[derive(Template)]
@@ -259,7 +270,7 @@ struct ReportFormPage<'a> {
     attributes: Vec<AttributeField>,
     form: &'a ReportForm,
     cities: Vec<CityChoice>,
-    map: MapView,
+    pin: MapPin,
     max_photos: i64,
     languages: Vec<(&'static str, String)>,
     channels: Vec<(&'static str, String)>,
@@ -298,7 +309,7 @@ fn report_form(state: &AppState, page: &Page, service: &Service, form: &ReportFo
         attributes: service.ordered_attributes().into_iter().map(|a| AttributeField::new(tx, a)).collect(),
         form,
         cities: cities(tx, state),
-        map: MapView::new(state),
+        pin: MapPin { map: MapView::new(state), lat: form.lat.clone(), lon: form.lon.clone(), coordinates_only: false },
         max_photos: MAX_PHOTOS as i64,
         languages: languages(),
         channels: channels(tx),
@@ -355,14 +366,14 @@ fn check_report_form(state: &AppState, form: &ReportForm, kind: Option<&str>) ->
 }
 
 /// Why a form was not accepted before it reached the application.
-enum Refusal {
+pub(super) enum Refusal {
     Csrf,
     RateLimited,
     App(AppError),
 }
 
 impl Refusal {
-    fn apply(self, page: Page) -> (Page, StatusCode) {
+    pub(super) fn apply(self, page: Page) -> (Page, StatusCode) {
         match self {
             Refusal::Csrf => (page.problem("csrf"), StatusCode::FORBIDDEN),
             Refusal::RateLimited => (page.problem("rate_limited"), StatusCode::TOO_MANY_REQUESTS),
@@ -376,18 +387,18 @@ impl Refusal {
 
 /// What a form submission needs to be checked with.
 pub struct Visitor {
-    headers: HeaderMap,
-    address: String,
+    pub(super) headers: HeaderMap,
+    pub(super) address: String,
     guards: Arc<Guards>,
 }
 
 impl Visitor {
-    fn new(state: &AppState, headers: HeaderMap, peer: Peer, guards: Arc<Guards>) -> Self {
+    pub(super) fn new(state: &AppState, headers: HeaderMap, peer: Peer, guards: Arc<Guards>) -> Self {
         let address = guard::client_address(&headers, peer.0, state.config.portal.trust_forwarded_for);
         Self { headers, address, guards }
     }
 
-    fn check(&self, csrf: &str, attempt: Attempt<'_>) -> Result<(), Refusal> {
+    pub(super) fn check(&self, csrf: &str, attempt: Attempt<'_>) -> Result<(), Refusal> {
         if !guard::csrf_ok(&self.headers, csrf) {
             return Err(Refusal::Csrf);
         }
@@ -547,6 +558,8 @@ impl TrackedView {
                     "commented" => tx.t("portal-event-comment"),
                     "followed_up" => tx.t("portal-event-followed-up"),
                     "escalated" => tx.t("portal-event-escalated"),
+                    "location_requested" => tx.t("portal-event-location-requested"),
+                    "location_placed" => tx.t("portal-event-location-placed"),
                     _ => tx.t("portal-event-updated"),
                 };
                 // The beneficiary's own words are his; the municipality's public notes are public.

@@ -42,6 +42,11 @@ impl Texts {
         balagh_i18n::date_line(*at, self.lang)
     }
 
+    /// The time of day in Riyadh (24-hour clock) in the language's digits.
+    pub fn time(&self, at: &Timestamp) -> String {
+        balagh_i18n::localize_time(*at, self.lang)
+    }
+
     pub fn status(&self, status: &str) -> String {
         balagh_i18n::status_name(status, self.lang)
     }

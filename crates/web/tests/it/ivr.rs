@@ -565,7 +565,15 @@ async fn new_report_by_link_until_confirm(caller: &mut Caller, english: bool) {
     caller.press(&key_for(caller, group)).await.unwrap();
     caller.press(&key_for(caller, service)).await.unwrap();
     answer_details(caller).await;
-    assert!(heard_all(caller).contains(if english { "mark the place on a map, press 2" } else { "تحدد فيه الموقع على الخريطة، اضغط ٢" }), "{}", heard_all(caller));
+    assert!(
+        heard_all(caller).contains(if english {
+            "mark the place on a map, press 2"
+        } else {
+            "تحدد فيه الموقع على الخريطة، اضغط ٢"
+        }),
+        "{}",
+        heard_all(caller)
+    );
     caller.press("2").await.unwrap();
     assert_eq!(caller.waiting(), Waiting::Recording, "{}", heard_all(caller));
     caller.record(11, None).await.unwrap();
@@ -635,6 +643,8 @@ async fn a_caller_asks_for_a_link_marks_the_place_on_the_map_and_the_report_goes
         let pin = balagh_domain::Coordinates::new(26.4334, 50.1033).unwrap();
         let placed = app.app.place_pin(&token, pin).await.unwrap();
         assert_eq!((placed.status, placed.location.coordinates), (balagh_domain::Status::New, Some(pin)));
+        let stored = app.app.report(ticket).await.unwrap();
+        assert_eq!((stored.status, stored.location.coordinates), (balagh_domain::Status::New, Some(pin)), "the place is stored");
         assert_eq!(conflict_code(app.app.place_pin(&token, pin).await.unwrap_err()), "place_already_marked");
         let request = app.app.store.db.location_request(id).await.unwrap().unwrap();
         assert_eq!(request.answered.map(|(_, outcome)| outcome), Some(balagh_app::LocationOutcome::Placed));

@@ -12,3 +12,4 @@ mod open311;
 mod operations;
 mod portal;
 mod portal_browser;
+mod portal_place;

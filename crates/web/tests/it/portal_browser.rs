@@ -1,11 +1,13 @@
 //! The citizen portal in a real browser (Debian's headless Chromium), with its JavaScript: a
 //! report opened on a phone in Arabic with a photo and a map pin, tracked, followed up and rated
 //! after staff resolve it through the API; the same on a desktop in English; a report typed
-//! offline and sent once when the connection returns; and the screenshots of the main pages.
+//! offline and sent once when the connection returns; the place of a report opened by phone
+//! marked from the link in its text message; and the screenshots of the main pages.
 //!
 //! Screenshots go to the directory named by `BALAGH_SCREENSHOTS` (README's come from
 //! `BALAGH_SCREENSHOTS=docs/screenshots`), else to a temporary directory.
 
+use crate::portal_place::report_awaiting_place;
 use balagh_app::ReportQuery;
 use balagh_domain::event::{Actor, Role};
 use balagh_domain::vocabulary::Status;
@@ -209,6 +211,11 @@ async fn screenshots_of_the_main_pages_in_arabic_and_english_at_360_and_1280_pix
     visitor.click("#submit-report").await.unwrap();
     let ticket = visitor.wait_for_text("#ticket", "").await.unwrap().trim().to_owned();
     visitor.quit().await.unwrap();
+    // The page of a place link, on a server of its own: the report waiting for its place would
+    // otherwise join the lists the other screenshots show.
+    let place_app = spawn_app_for_portal(test_portal()).await;
+    let (_, place) = report_awaiting_place(&place_app, "ar", "CA-screenshots").await;
+    let token = place.rsplit('/').next().unwrap().to_owned();
 
     for options in [BrowserOptions::phone("ar"), BrowserOptions::desktop("ar"), BrowserOptions::phone("en"), BrowserOptions::desktop("en")] {
         let (lang, width) = (options.language.clone(), options.width);
@@ -227,6 +234,9 @@ async fn screenshots_of_the_main_pages_in_arabic_and_english_at_360_and_1280_pix
         }
         track(&browser, &app, &lang, &ticket).await;
         screenshot(&browser, &directory, &format!("track-{lang}-{width}")).await;
+        browser.goto(&place_app.url(&format!("/{lang}/place/{token}"))).await.unwrap();
+        browser.wait_for("#map .leaflet-tile-pane").await.unwrap();
+        screenshot(&browser, &directory, &format!("place-{lang}-{width}")).await;
         browser.quit().await.unwrap();
     }
 }
@@ -255,6 +265,7 @@ async fn every_page_passes_the_wcag_2_1_aa_rules_in_both_languages_and_the_map_w
         fill_pothole(&browser, "حفرة").await;
         browser.click("#submit-report").await.unwrap();
         let ticket = browser.wait_for_text("#ticket", "").await.unwrap().trim().to_owned();
+        let (_, place) = report_awaiting_place(&app, &lang, &format!("CA-axe-{lang}")).await;
         let pages = [
             (format!("/{lang}/"), "#home-new"),
             (format!("/{lang}/report/new"), "#service-list"),
@@ -263,6 +274,7 @@ async fn every_page_passes_the_wcag_2_1_aa_rules_in_both_languages_and_the_map_w
             (format!("/{lang}/track?ticket={ticket}"), "#track-form"),
             (format!("/{lang}/reports"), "#public-map .leaflet-marker-icon"),
             (format!("/{lang}/inquiry"), "#inquiry-form"),
+            (place, "#map .leaflet-tile-pane"),
         ];
         for (path, ready) in pages {
             browser.goto(&app.url(&path)).await.unwrap();
@@ -298,5 +310,41 @@ async fn the_phone_s_location_finds_the_reports_near_it_and_puts_the_pin_where_i
     browser.click("#locate").await.unwrap();
     browser.wait_until("document.getElementById('lat').value.startsWith('26.217')").await.unwrap();
     assert!(browser.attr("#lon", "value").await.unwrap().unwrap().starts_with("50.197"));
+    browser.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_caller_marks_the_place_of_his_report_from_the_link_on_a_phone_in_arabic() {
+    let app = spawn_app_for_portal(test_portal()).await;
+    let (report, path) = report_awaiting_place(&app, "ar", "CA-browser").await;
+    let browser = Browser::start(BrowserOptions::phone("ar")).await.unwrap();
+    browser.goto(&app.url(&path)).await.unwrap();
+    browser.wait_for("#map .leaflet-tile-pane").await.unwrap();
+    assert_eq!(browser.attr("html", "dir").await.unwrap().as_deref(), Some("rtl"));
+    assert_eq!(browser.text("#ticket").await.unwrap().trim(), report.ticket().to_string());
+    // With the map working, the coordinates typed without JavaScript give way to the pin.
+    browser.wait_until("document.getElementById('coordinates').hidden").await.unwrap();
+    assert_eq!(accessibility_violations(&browser).await, Vec::<String>::new(), "the place page");
+
+    browser.click("#map").await.unwrap();
+    browser.wait_until("document.getElementById('lat').value !== '' && document.getElementById('lon').value !== ''").await.unwrap();
+    let value = |id: &str| format!("return Number(document.getElementById('{id}').value);");
+    let lat = browser.execute(&value("lat"), vec![]).await.unwrap().as_f64().unwrap();
+    let lon = browser.execute(&value("lon"), vec![]).await.unwrap().as_f64().unwrap();
+    browser.click("#submit-place").await.unwrap();
+    browser.wait_for_text("h1", "تم تسجيل الموقع").await.unwrap();
+    assert!(browser.text("#place-outcome-body").await.unwrap().contains(&report.ticket().to_string()));
+    assert_eq!(accessibility_violations(&browser).await, Vec::<String>::new(), "the confirmation");
+
+    let placed = app.app.report(report.ticket()).await.unwrap();
+    assert_eq!(placed.status, Status::New, "the report goes on to the team");
+    let pin = placed.location.coordinates.expect("the pin dropped on the map");
+    assert_eq!((pin.lat(), pin.lon()), (lat, lon), "the place the map wrote into the form");
+    assert!((pin.lat() - 26.42).abs() < 0.5 && (pin.lon() - 50.09).abs() < 0.5, "near where the map opened: {pin:?}");
+
+    // The link opened again says the place is already recorded.
+    browser.goto(&app.url(&path)).await.unwrap();
+    browser.wait_for_text("h1", "سبق تسجيل الموقع").await.unwrap();
+    assert_eq!(accessibility_violations(&browser).await, Vec::<String>::new(), "the page of a used link");
     browser.quit().await.unwrap();
 }
