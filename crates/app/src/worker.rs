@@ -65,13 +65,13 @@ impl EscalationWorker {
         loop {
             let claimed = self.claim(now).await?;
             if !claimed.is_empty() {
-                tracing::debug!(claimed = claimed.len(), owner = %self.owner, "claimed due escalation timers");
+                tracing::debug!(claimed = claimed.len(), owner = %self.owner, kind = "escalation", "claimed due timers");
                 total += self.app.fire_claimed(&self.owner, &claimed, now).await?;
             }
             // A wait that ends sets the report's escalation timer, which the next round fires if due.
             let waits = self.claim_kind(TimerKind::Location, now).await?;
             if !waits.is_empty() {
-                tracing::debug!(claimed = waits.len(), owner = %self.owner, "claimed ended waits for a place");
+                tracing::debug!(claimed = waits.len(), owner = %self.owner, kind = "location", "claimed due timers");
                 total += self.app.end_location_waits(&self.owner, &waits, now).await?;
             }
             if claimed.is_empty() && waits.is_empty() {

@@ -23,19 +23,24 @@ struct Visitor<'a> {
     cookies: String,
 }
 
+/// Keeps the cookies `response` sets in `cookies` (a `Cookie` header's value), as a browser does.
+pub(crate) fn keep_cookies(cookies: &mut String, response: &reqwest::Response) {
+    for value in response.headers().get_all("set-cookie") {
+        let pair = value.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let name = pair.split('=').next().unwrap().to_owned();
+        let mut kept: Vec<String> = cookies.split("; ").filter(|c| !c.is_empty() && !c.starts_with(&format!("{name}="))).map(str::to_owned).collect();
+        kept.push(pair);
+        *cookies = kept.join("; ");
+    }
+}
+
 impl<'a> Visitor<'a> {
     fn new(app: &'a TestApp) -> Self {
         Self { app, client: reqwest::Client::builder().redirect(Policy::none()).build().unwrap(), cookies: String::new() }
     }
 
     fn keep_cookies(&mut self, response: &reqwest::Response) {
-        for value in response.headers().get_all("set-cookie") {
-            let pair = value.to_str().unwrap().split(';').next().unwrap().to_owned();
-            let name = pair.split('=').next().unwrap().to_owned();
-            let mut kept: Vec<String> = self.cookies.split("; ").filter(|c| !c.is_empty() && !c.starts_with(&format!("{name}="))).map(str::to_owned).collect();
-            kept.push(pair);
-            self.cookies = kept.join("; ");
-        }
+        keep_cookies(&mut self.cookies, response);
     }
 
     async fn get(&mut self, path: &str) -> (u16, String) {

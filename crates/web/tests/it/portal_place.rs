@@ -65,13 +65,7 @@ impl<'a> Visitor<'a> {
     }
 
     async fn answer(&mut self, response: reqwest::Response) -> Answer {
-        for value in response.headers().get_all("set-cookie") {
-            let pair = value.to_str().unwrap().split(';').next().unwrap().to_owned();
-            let name = pair.split('=').next().unwrap().to_owned();
-            let mut kept: Vec<String> = self.cookies.split("; ").filter(|c| !c.is_empty() && !c.starts_with(&format!("{name}="))).map(str::to_owned).collect();
-            kept.push(pair);
-            self.cookies = kept.join("; ");
-        }
+        crate::portal::keep_cookies(&mut self.cookies, &response);
         Answer { status: response.status().as_u16(), headers: response.headers().clone(), html: response.text().await.unwrap() }
     }
 
