@@ -146,7 +146,7 @@ impl App {
             .db
             .fire_claimed(TimerKind::Location, owner, ids, |report, history: &StatusHistory| {
                 let mut change = if report.status == Status::AwaitingCitizen {
-                    let transition = lifecycle::apply(report, Command::LocationExpired, &Actor::system(), Channel::Api, now)?;
+                    let transition = lifecycle::apply(report, Command::LocationExpired, &Actor::system(), Channel::System, now)?;
                     let next = transition.applied_to(report);
                     let mut change = ReportChange::new(next, transition.events);
                     change.outbox.extend(beneficiary_text(&change.report, "place_expired", serde_json::Map::new(), now));
